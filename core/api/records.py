@@ -1,0 +1,96 @@
+"""/api/collections/{collection}/records: list, view, create, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, patch, post
+
+from core.api.common import core_app, json_response, no_content, read_body, request_context
+from core.app import App
+from core.store.record_query import ListParams
+from core.store.request import RequestContext
+from core.store.schema import Collection
+from core.store.store import WriteResult
+
+MISSING_COLLECTION = "Missing collection context."
+
+
+def _collection(app: App, name: str) -> Collection:
+    return app.store.collection_or_404(name, MISSING_COLLECTION)
+
+
+@get("/api/collections/{collection:str}/records")
+async def list_records(request: Request[Any, Any, Any]) -> Response[bytes]:
+    collection = request.path_params["collection"]
+    app = core_app(request)
+    col = _collection(app, collection)
+    req = await request_context(request)
+    params = ListParams.from_query(req.query)
+    return json_response(await app.store.list_records(col, params, req))
+
+
+@get("/api/collections/{collection:str}/records/{record_id:str}")
+async def view_record(request: Request[Any, Any, Any]) -> Response[bytes]:
+    collection = request.path_params["collection"]
+    record_id = request.path_params["record_id"]
+    app = core_app(request)
+    col = _collection(app, collection)
+    req = await request_context(request)
+    q = request.query_params
+    return json_response(
+        await app.store.view_record(col, record_id, req, q.get("expand", ""), q.get("fields", ""))
+    )
+
+
+async def _present(
+    app: App, result: WriteResult, request: Request[Any, Any, Any], req: RequestContext
+) -> Response[bytes]:
+    from core.store.record_query import present
+    from core.store.record_view import FieldsSpec
+
+    q = request.query_params
+    spec = FieldsSpec.parse(q.get("fields", ""))
+    items = await app.store.db.read(
+        lambda conn: present(
+            conn, result.collection, [result.raw], req, app.store.find, q.get("expand", ""), spec
+        )
+    )
+    return json_response(items[0])
+
+
+@post("/api/collections/{collection:str}/records", status_code=200)
+async def create_record(request: Request[Any, Any, Any]) -> Response[bytes]:
+    collection = request.path_params["collection"]
+    app = core_app(request)
+    col = _collection(app, collection)
+    body = await read_body(request)
+    req = await request_context(request, body)
+    result = await app.store.create_record(col, body, req)
+    return await _present(app, result, request, req)
+
+
+@patch("/api/collections/{collection:str}/records/{record_id:str}")
+async def update_record(request: Request[Any, Any, Any]) -> Response[bytes]:
+    collection = request.path_params["collection"]
+    record_id = request.path_params["record_id"]
+    app = core_app(request)
+    col = _collection(app, collection)
+    body = await read_body(request)
+    req = await request_context(request, body)
+    result = await app.store.update_record(col, record_id, body, req)
+    return await _present(app, result, request, req)
+
+
+@delete("/api/collections/{collection:str}/records/{record_id:str}", status_code=200)
+async def delete_record(request: Request[Any, Any, Any]) -> Response[bytes]:
+    collection = request.path_params["collection"]
+    record_id = request.path_params["record_id"]
+    app = core_app(request)
+    col = _collection(app, collection)
+    req = await request_context(request)
+    await app.store.delete_record(col, record_id, req)
+    return no_content()
+
+
+routes = [list_records, view_record, create_record, update_record, delete_record]

@@ -1,0 +1,153 @@
+"""The `core` command. Thin: parse, build settings, call into the app."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core import __version__
+from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
+
+
+def _nats_cli() -> Any:
+    try:
+        from core.nats import cli as nats_cli
+    except ImportError:
+        return None
+    return nats_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="core", description="PocketBase-compatible backend with embedded NATS."
+    )
+    parser.add_argument("--version", action="version", version=f"core {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="start the web server (and the embedded NATS server)")
+    serve.add_argument("--http", default=None, help=f"TCP address to listen on (default {DEFAULT_HTTP})")
+    serve.add_argument("--dir", default=None, help=f"data directory (default {DEFAULT_DIR})")
+    serve.add_argument(
+        "--server", choices=("granian", "uvicorn"), default=None, help="ASGI server (default granian)"
+    )
+    serve.add_argument("--dev", action="store_true", help="verbose logs")
+    nats_cli = _nats_cli()
+    if nats_cli is not None:
+        nats_cli.add_serve_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    su = sub.add_parser("superuser", help="manage superusers")
+    su_sub = su.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, needs_password in (("upsert", True), ("create", True), ("update", True), ("delete", False)):
+        p = su_sub.add_parser(action, help=f"{action} a superuser")
+        p.add_argument("email")
+        if needs_password:
+            p.add_argument("password")
+        p.add_argument("--dir", default=None, help=f"data directory (default {DEFAULT_DIR})")
+        p.set_defaults(func=cmd_superuser)
+
+    version = sub.add_parser("version", help="print the versions of core, nats-server and SQLite")
+    version.set_defaults(func=cmd_version)
+
+    if nats_cli is not None:
+        nats_cli.register(sub)
+    return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from core.server import serve
+
+    settings = Settings.from_args(args)
+    logging.basicConfig(
+        level=logging.DEBUG if settings.dev else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(serve(settings, args))
+    return 0
+
+
+def cmd_superuser(args: argparse.Namespace) -> int:
+    from core import superusers
+    from core.store.store import Store
+
+    settings = Settings.from_args(args)
+    store = Store(settings.pb_dir)
+    store.open()
+    try:
+        if args.action == "delete":
+            superusers.delete(store, args.email)
+            print(f"Successfully deleted superuser {args.email}.")
+        else:
+            superusers.upsert(
+                store,
+                args.email,
+                args.password,
+                create_only=args.action == "create",
+                update_only=args.action == "update",
+            )
+            verb = {"upsert": "saved", "create": "created", "update": "changed password of"}[args.action]
+            print(f"Successfully {verb} superuser {args.email}.")
+    except superusers.SuperuserError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    import apsw
+
+    print(f"core {__version__}")
+    print(f"nats-server {nats_server_version()}")
+    print(f"SQLite {apsw.sqlite_lib_version()} (apsw {apsw.apsw_version()})")
+    return 0
+
+
+def nats_server_version() -> str:
+    import subprocess
+
+    nats_cli = _nats_cli()
+    binary: str | None = None
+    if nats_cli is not None:
+        try:
+            from core.nats.process import find_nats_server
+
+            binary = str(find_nats_server())
+        except Exception:
+            binary = None
+    if binary is None:
+        import shutil
+        import sysconfig
+
+        candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+        binary = str(candidate) if candidate.exists() else shutil.which("nats-server")
+    if not binary:
+        return "(not found)"
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        return "(not runnable)"
+    return out.removeprefix("nats-server: ").lstrip("v") or "(unknown)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_dotenv_file()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(func(args) or 0)
+    except ConfigError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

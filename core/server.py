@@ -1,0 +1,95 @@
+"""`core serve`: one process, one asyncio loop, the ASGI server and (later) the NATS child."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from core import superusers
+from core.api import build_asgi
+from core.app import App
+from core.config import Settings
+
+log = logging.getLogger("core")
+
+
+def bootstrap_superuser(app: App, settings: Settings) -> None:
+    if settings.admin_email and settings.admin_password:
+        superusers.upsert(app.store, settings.admin_email, settings.admin_password)
+        log.info("superuser %s upserted from CORE_POCKETBASE_ADMIN_EMAIL", settings.admin_email)
+    elif superusers.count(app.store) == 0:
+        print(
+            "No superuser yet. Create one with:\n"
+            f"  core superuser upsert EMAIL PASSWORD --dir {settings.data_dir}\n"
+            "or set CORE_POCKETBASE_ADMIN_EMAIL and CORE_POCKETBASE_ADMIN_PASSWORD.",
+            flush=True,
+        )
+
+
+async def serve(settings: Settings, extra: Any = None) -> None:
+    app = App(settings)
+    app.open()
+    try:
+        bootstrap_superuser(app, settings)
+        asgi = build_asgi(app)
+        await _run_http(asgi, settings)
+    finally:
+        app.close()
+
+
+async def _run_http(asgi: Any, settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if settings.server == "uvicorn":
+        server_task, shutdown = _uvicorn(asgi, settings)
+    else:
+        server_task, shutdown = _granian(asgi, settings)
+    print(f"Server started at {settings.public_url}\n├─ REST API: {settings.public_url}/api/", flush=True)
+    waiter = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({server_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if server_task in done:
+        waiter.cancel()
+        server_task.result()
+        return
+    shutdown()
+    try:
+        await asyncio.wait_for(server_task, timeout=10)
+    except (TimeoutError, asyncio.CancelledError):
+        server_task.cancel()
+
+
+def _granian(asgi: Any, settings: Settings) -> tuple[asyncio.Future[Any], Any]:
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+
+    logging.getLogger("_granian").setLevel(logging.WARNING)
+    logging.getLogger("granian").setLevel(logging.WARNING)
+    server = Server(
+        asgi, address=settings.http_host, port=settings.http_port, interface=Interfaces.ASGI, log_access=False
+    )
+    return asyncio.ensure_future(server.serve()), server.stop
+
+
+def _uvicorn(asgi: Any, settings: Settings) -> tuple[asyncio.Future[Any], Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        # our own handlers own SIGTERM; uvicorn's would re-raise it after serve() and skip cleanup
+        def capture_signals(self) -> Any:  # type: ignore[override]
+            import contextlib
+
+            return contextlib.nullcontext()
+
+    config = uvicorn.Config(
+        asgi, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="off"
+    )
+    server = Server(config)
+
+    def shutdown() -> None:
+        server.should_exit = True
+
+    return asyncio.ensure_future(server.serve()), shutdown

@@ -1,0 +1,310 @@
+"""Reading records: list with filter/sort/paging, view one, and expand.
+
+All functions here are synchronous and take a reader connection: `Database.read` runs them in a
+reader thread inside one read transaction, so a list and its expands see one snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import apsw
+
+from core.errors import ApiError
+from core.store.ddl import quote
+from core.store.filter import FilterError, compile_filter, compile_sort
+from core.store.record_view import FieldsSpec, fetch_dicts, serialize
+from core.store.request import RequestContext
+from core.store.rules import ALIAS, filter_context, matching_ids, rule_sql
+from core.store.schema import Collection
+
+Finder = Callable[[str], Collection | None]
+
+MAX_PER_PAGE = 1000
+DEFAULT_PER_PAGE = 30
+MAX_EXPAND_DEPTH = 6
+FILTER_BY_REQUEST_MESSAGE = "Only superusers can filter by @request."
+
+
+@dataclass
+class ListParams:
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    sort: str = ""
+    filter: str = ""
+    expand: str = ""
+    fields: str = ""
+    skip_total: bool = False
+
+    @classmethod
+    def from_query(cls, q: dict[str, str]) -> ListParams:
+        page = _int(q.get("page"), 1)
+        per_page = _int(q.get("perPage"), DEFAULT_PER_PAGE)
+        return cls(
+            page=page if page > 0 else 1,
+            per_page=DEFAULT_PER_PAGE if per_page <= 0 else min(per_page, MAX_PER_PAGE),
+            sort=q.get("sort", ""),
+            filter=q.get("filter", ""),
+            expand=q.get("expand", ""),
+            fields=q.get("fields", ""),
+            skip_total=(q.get("skipTotal", "").lower() in ("1", "true", "t")),
+        )
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return int(raw) if raw not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def check_client_expression(expr: str, req: RequestContext) -> None:
+    # PocketBase's guard is a plain substring check, done before parsing
+    if not req.is_superuser and ("@request." in expr or "@collection." in expr):
+        raise ApiError(403, FILTER_BY_REQUEST_MESSAGE)
+
+
+def list_records(
+    conn: apsw.Connection, col: Collection, params: ListParams, req: RequestContext, find: Finder
+) -> dict[str, Any]:
+    where: list[str] = []
+    args: list[Any] = []
+    rule = rule_sql(col, "listRule", req, find)
+    if rule is not None:
+        where.append(f"({rule.sql})")
+        args += rule.params
+    order: list[str] = []
+    try:
+        if params.filter.strip():
+            check_client_expression(params.filter, req)
+            flt = compile_filter(params.filter, filter_context(col, req, find, client_filter=True))
+            where.append(f"({flt.sql})")
+            args += flt.params
+        if params.sort.strip():
+            check_client_expression(params.sort, req)
+            sort = compile_sort(params.sort, filter_context(col, req, find, client_filter=True))
+            order.append(sort.sql)
+            args_sort = sort.params
+        else:
+            args_sort = []
+    except FilterError:
+        raise ApiError(400)
+    fields_spec = FieldsSpec.parse(params.fields)
+    table = f"{quote(col.name)} AS {ALIAS}"
+    where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+    order_sql = " ORDER BY " + ", ".join(order) if order else ""
+    offset = (params.page - 1) * params.per_page
+    rows = fetch_dicts(
+        conn,
+        f"SELECT {ALIAS}.* FROM {table}{where_sql}{order_sql} LIMIT ? OFFSET ?",
+        [*args, *args_sort, params.per_page, offset],
+    )
+    if params.skip_total:
+        total, pages = -1, -1
+    else:
+        total = conn.execute(f"SELECT COUNT(*) FROM {table}{where_sql}", args).fetchone()[0]
+        pages = math.ceil(total / params.per_page) if total else 0
+    items = present(conn, col, rows, req, find, params.expand, fields_spec)
+    return {
+        "items": items,
+        "page": params.page,
+        "perPage": params.per_page,
+        "totalItems": total,
+        "totalPages": pages,
+    }
+
+
+def view_record(
+    conn: apsw.Connection,
+    col: Collection,
+    record_id: str,
+    req: RequestContext,
+    find: Finder,
+    expand: str = "",
+    fields: str = "",
+) -> dict[str, Any]:
+    rule = rule_sql(col, "viewRule", req, find)
+    where = f"{ALIAS}.`id` = ?"
+    args: list[Any] = [record_id]
+    if rule is not None:
+        where += f" AND ({rule.sql})"
+        args += rule.params
+    rows = fetch_dicts(
+        conn, f"SELECT {ALIAS}.* FROM {quote(col.name)} AS {ALIAS} WHERE {where} LIMIT 1", args
+    )
+    if not rows:
+        raise ApiError(404)
+    return present(conn, col, rows, req, find, expand, FieldsSpec.parse(fields))[0]
+
+
+def load_raw(conn: apsw.Connection, col: Collection, record_id: str) -> dict[str, Any] | None:
+    rows = fetch_dicts(conn, f"SELECT * FROM {quote(col.name)} WHERE `id` = ? LIMIT 1", (record_id,))
+    return rows[0] if rows else None
+
+
+def present(
+    conn: apsw.Connection,
+    col: Collection,
+    rows: list[dict[str, Any]],
+    req: RequestContext,
+    find: Finder,
+    expand: str = "",
+    fields_spec: FieldsSpec | None = None,
+) -> list[dict[str, Any]]:
+    """Serialize rows as the caller may see them, expanded and projected."""
+    manage = manage_ids(conn, col, [r["id"] for r in rows], req, find)
+    items = [serialize(col, r, req, manage_ids=manage) for r in rows]
+    if expand.strip():
+        tree = parse_expand(expand)
+        expand_into(conn, col, rows, items, tree, req.with_context("expand"), find, 1)
+    if fields_spec is not None:
+        items = [fields_spec.apply(i) for i in items]
+    return items
+
+
+def manage_ids(
+    conn: apsw.Connection, col: Collection, ids: list[str], req: RequestContext, find: Finder
+) -> set[str] | None:
+    if not col.is_auth or req.is_superuser or req.auth is None:
+        return None
+    rule = col.rule("manageRule")
+    if rule is None:
+        return None
+    if rule.strip() == "":
+        return set(ids)
+    try:
+        sql = compile_filter(rule, filter_context(col, req, find))
+    except FilterError:
+        return None
+    return matching_ids(conn, col, ids, sql)
+
+
+# -- expand -----------------------------------------------------------------------------------
+
+ExpandTree = dict[str, "ExpandTree"]
+
+
+def parse_expand(raw: str) -> ExpandTree:
+    tree: ExpandTree = {}
+    for path in raw.split(","):
+        path = path.strip()
+        if not path:
+            continue
+        node = tree
+        for depth, key in enumerate(path.split(".")):
+            if depth >= MAX_EXPAND_DEPTH:
+                break
+            node = node.setdefault(key.strip(), {})
+    return tree
+
+
+def _ids_of(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value if v]
+    if isinstance(value, str):
+        if value.startswith("["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return [value]
+            return [str(v) for v in parsed if v] if isinstance(parsed, list) else []
+        return [value] if value else []
+    return []
+
+
+def _fetch_visible(
+    conn: apsw.Connection, target: Collection, where: str, args: list[Any], req: RequestContext, find: Finder
+) -> list[dict[str, Any]]:
+    try:
+        rule = rule_sql(target, "viewRule", req, find)
+    except ApiError:
+        return []  # a superuser-only collection is silently left out of an expand
+    if rule is not None:
+        where = f"({where}) AND ({rule.sql})"
+        args = [*args, *rule.params]
+    return fetch_dicts(conn, f"SELECT {ALIAS}.* FROM {quote(target.name)} AS {ALIAS} WHERE {where}", args)
+
+
+def expand_into(
+    conn: apsw.Connection,
+    col: Collection,
+    rows: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    tree: ExpandTree,
+    req: RequestContext,
+    find: Finder,
+    depth: int,
+) -> None:
+    for key, subtree in tree.items():
+        field = col.get_field(key)
+        if field is not None and field.type == "relation":
+            target = find(str(field.opt("collectionId", "")))
+            if target is None:
+                continue
+            # a known relation gets `expand: {}` even when nothing is visible (PocketBase does)
+            for item in items:
+                item.setdefault("expand", {})
+            wanted = sorted({i for r in rows for i in _ids_of(r.get(key))})
+            if not wanted:
+                continue
+            marks = ",".join("?" * len(wanted))
+            found = _fetch_visible(conn, target, f"{ALIAS}.`id` IN ({marks})", wanted, req, find)
+            found_items = _expanded_items(conn, target, found, subtree, req, find, depth)
+            by_id = {r["id"]: it for r, it in zip(found, found_items, strict=True)}
+            for row, item in zip(rows, items, strict=True):
+                ids = _ids_of(row.get(key))
+                if field.is_multi:
+                    values = [by_id[i] for i in ids if i in by_id]
+                    if values:
+                        item.setdefault("expand", {})[key] = values
+                elif ids and ids[0] in by_id:
+                    item.setdefault("expand", {})[key] = by_id[ids[0]]
+            continue
+        if "_via_" in key:
+            target_name, _, rel_name = key.partition("_via_")
+            target = find(target_name)
+            rel = target.get_field(rel_name) if target else None
+            if target is None or rel is None or rel.type != "relation" or rel.opt("collectionId") != col.id:
+                continue
+            for item in items:
+                item.setdefault("expand", {})
+            ids = [r["id"] for r in rows]
+            if not ids:
+                continue
+            marks = ",".join("?" * len(ids))
+            column = f"{ALIAS}.{quote(rel_name)}"
+            if rel.is_multi:
+                where = f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value IN ({marks}))"
+            else:
+                where = f"{column} IN ({marks})"
+            found = _fetch_visible(conn, target, where, ids, req, find)
+            found_items = _expanded_items(conn, target, found, subtree, req, find, depth)
+            for row, item in zip(rows, items, strict=True):
+                matches = [
+                    it
+                    for r, it in zip(found, found_items, strict=True)
+                    if row["id"] in _ids_of(r.get(rel_name))
+                ]
+                if matches:
+                    item.setdefault("expand", {})[key] = matches
+            continue
+
+
+def _expanded_items(
+    conn: apsw.Connection,
+    target: Collection,
+    rows: list[dict[str, Any]],
+    subtree: ExpandTree,
+    req: RequestContext,
+    find: Finder,
+    depth: int,
+) -> list[dict[str, Any]]:
+    manage = manage_ids(conn, target, [r["id"] for r in rows], req, find)
+    items = [serialize(target, r, req, manage_ids=manage) for r in rows]
+    if subtree and depth < MAX_EXPAND_DEPTH:
+        expand_into(conn, target, rows, items, subtree, req, find, depth + 1)
+    return items

@@ -1,0 +1,396 @@
+"""Writing records: create, update, delete, with validation and API rules.
+
+Every function here runs on the writer thread inside one transaction (`Database.write`), so an
+error at any step (validation, rule, unique index) rolls back everything it did: no half-written
+row. Create and update rules that look at the new state are checked inside that transaction,
+after the row is written, the way PocketBase does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+
+from core.errors import ApiError, validation_error
+from core.store.collections import Registry
+from core.store.db import WriteContext
+from core.store.ddl import quote
+from core.store.fields import FieldError, ValidationContext, field_type, generate_from_pattern
+from core.store.fields.file import UploadedFile, stored_name
+from core.store.files import FileStorage
+from core.store.record_query import load_raw, manage_ids
+from core.store.record_view import fetch_dicts, normalized
+from core.store.request import RequestContext
+from core.store.rules import ALIAS, record_matches, rule_sql
+from core.store.schema import Collection, Field
+from core.store.times import now_str
+
+Finder = Callable[[str], Collection | None]
+
+AUTH_SPECIAL_KEYS = ("passwordConfirm", "oldPassword")
+META_KEYS = ("collectionId", "collectionName", "expand")
+
+
+@dataclass
+class WriteResult:
+    collection: Collection
+    raw: dict[str, Any]
+    # filenames the write made unreachable: removed from storage once the commit is durable
+    removed_files: list[str] = field(default_factory=list)
+
+
+def parse_key(key: str) -> tuple[str, str | None]:
+    if key.endswith(":autogenerate"):
+        return key[: -len(":autogenerate")], "autogenerate"
+    if key.endswith("+"):
+        return key[:-1], "+"
+    if key.startswith("+"):
+        return key[1:], "prepend"
+    if key.endswith("-"):
+        return key[:-1], "-"
+    return key, None
+
+
+class RecordWriter:
+    def __init__(self, ctx: WriteContext, registry: Registry, storage: FileStorage, req: RequestContext):
+        self.ctx = ctx
+        self.conn: apsw.Connection = ctx.conn
+        self.registry = registry
+        self.find: Finder = registry.find
+        self.storage = storage
+        self.req = req
+
+    # -- shared ---------------------------------------------------------------------------------
+    def _existing_ids(self, col: Collection, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {
+            r[0]
+            for r in self.conn.execute(f"SELECT `id` FROM {quote(col.name)} WHERE `id` IN ({marks})", ids)
+        }
+
+    def _can_manage(self, col: Collection, record_id: str | None) -> bool:
+        if self.req.is_superuser:
+            return True
+        if not col.is_auth or record_id is None or self.req.auth is None:
+            return False
+        allowed = manage_ids(self.conn, col, [record_id], self.req, self.find)
+        return bool(allowed and record_id in allowed)
+
+    def _apply_body(
+        self, col: Collection, values: dict[str, Any], body: dict[str, Any], errors: dict[str, Any]
+    ) -> None:
+        for key, raw in body.items():
+            name, modifier = parse_key(key)
+            f = col.get_field(name)
+            if f is None:
+                continue
+            ft = field_type(f.type)
+            try:
+                if modifier == "autogenerate":
+                    if f.type == "text" and f.opt("autogeneratePattern"):
+                        values[name] = generate_from_pattern(str(f.opt("autogeneratePattern")))
+                elif modifier is not None:
+                    values[name] = ft.apply_modifier(f, values.get(name), modifier, raw)
+                else:
+                    values[name] = ft.normalize(f, raw)
+            except FieldError as e:
+                errors[name] = e.to_json()
+
+    def _validate(
+        self, col: Collection, values: dict[str, Any], old: dict[str, Any] | None, errors: dict[str, Any]
+    ) -> None:
+        vctx = ValidationContext(
+            collection=col,
+            is_new=old is None,
+            old=old,
+            find_collection=self.find,
+            existing_ids=self._existing_ids,
+            is_superuser=self.req.is_superuser,
+        )
+        for f in col.fields:
+            if f.name in errors:
+                continue
+            try:
+                field_type(f.type).validate(f, values.get(f.name), vctx)
+            except FieldError as e:
+                errors[f.name] = e.to_json()
+
+    def _store_files(
+        self, col: Collection, record_id: str, values: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[str]:
+        """Write new uploads; return the old filenames no longer referenced."""
+        removed: list[str] = []
+        for f in col.fields:
+            if f.type != "file":
+                continue
+            value = values.get(f.name)
+            items = value if isinstance(value, list) else ([value] if value else [])
+            names: list[str] = []
+            for item in items:
+                if isinstance(item, UploadedFile):
+                    name = stored_name(item.filename)
+                    self.storage.save(col.id, record_id, name, item.data)
+                    self.ctx.on_rollback.append(
+                        lambda c=col.id, r=record_id, n=name: self.storage.delete(c, r, n)
+                    )
+                    names.append(name)
+                else:
+                    names.append(str(item))
+            values[f.name] = names if f.is_multi else (names[-1] if names else "")
+            if old is not None:
+                before = old.get(f.name)
+                before_list = before if isinstance(before, list) else ([before] if before else [])
+                removed += [n for n in before_list if n not in names]
+        return removed
+
+    def _row_params(self, col: Collection, values: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        names: list[str] = []
+        params: list[Any] = []
+        for f in col.fields:
+            names.append(f.name)
+            params.append(field_type(f.type).to_db(f, values.get(f.name)))
+        return names, params
+
+    def _unique_errors(self, col: Collection, exc: apsw.ConstraintError) -> dict[str, Any]:
+        text = str(exc)
+        out: dict[str, Any] = {}
+        for f in col.fields:
+            if f".{f.name}" in text:
+                out[f.name] = validation_error("validation_not_unique", "Value must be unique.")
+        return out
+
+    # -- create ---------------------------------------------------------------------------------
+    def create(self, col: Collection, body: dict[str, Any]) -> WriteResult:
+        if col.is_view:
+            raise ApiError(400, "Failed to create record.")
+        rule = rule_sql(col, "createRule", self.req, self.find)
+        values: dict[str, Any] = {f.name: field_type(f.type).zero(f) for f in col.fields}
+        errors: dict[str, Any] = {}
+        clean = {k: v for k, v in body.items() if k not in META_KEYS}
+        if col.is_auth and not self.req.is_superuser:
+            if "tokenKey" in clean:
+                clean.pop("tokenKey")
+            if clean.get("verified") not in (None, False, "false", "", 0, "0") and not self._can_manage(
+                col, None
+            ):
+                errors["verified"] = validation_error("validation_values_mismatch", "Values don't match.")
+                clean.pop("verified")
+        self._apply_body(col, values, clean, errors)
+        self._fill_generated(col, values, is_new=True)
+        if col.is_auth:
+            self._check_password_confirm(clean, errors, required=True)
+        self._validate(col, values, None, errors)
+        if col.is_auth:
+            self._check_email_unique(col, values, None, errors)
+        if errors:
+            raise ApiError(400, "Failed to create record.", errors)
+        record_id = str(values["id"])
+        self._store_files(col, record_id, values, None)
+        names, params = self._row_params(col, values)
+        try:
+            self.conn.execute(
+                f"INSERT INTO {quote(col.name)} ({','.join(quote(n) for n in names)}) VALUES ({','.join('?' * len(names))})",
+                params,
+            )
+        except apsw.ConstraintError as e:
+            raise ApiError(
+                400,
+                "Failed to create record.",
+                self._unique_errors(col, e)
+                or {"id": validation_error("validation_not_unique", "Value must be unique.")},
+            )
+        if rule is not None and not record_matches(self.conn, col, record_id, rule):
+            raise ApiError(400, "Failed to create record.")
+        raw = load_raw(self.conn, col, record_id)
+        assert raw is not None
+        self.ctx.tags.setdefault("records", []).append(("create", col.id, record_id))
+        return WriteResult(col, raw)
+
+    def _fill_generated(self, col: Collection, values: dict[str, Any], *, is_new: bool) -> None:
+        now = now_str()
+        for f in col.fields:
+            if f.type == "autodate" and ((is_new and f.opt("onCreate")) or (f.opt("onUpdate"))):
+                values[f.name] = now
+            elif is_new and f.type == "text" and not values.get(f.name) and f.opt("autogeneratePattern"):
+                values[f.name] = generate_from_pattern(str(f.opt("autogeneratePattern")))
+
+    def _check_password_confirm(
+        self, body: dict[str, Any], errors: dict[str, Any], *, required: bool
+    ) -> None:
+        if "password" not in body and not required:
+            return
+        if "password" in body and str(body.get("passwordConfirm", "")) != str(body.get("password", "")):
+            errors.setdefault(
+                "passwordConfirm", validation_error("validation_values_mismatch", "Values don't match.")
+            )
+
+    def _check_email_unique(
+        self, col: Collection, values: dict[str, Any], record_id: str | None, errors: dict[str, Any]
+    ) -> None:
+        email = values.get("email")
+        if not email or "email" in errors:
+            return
+        row = self.conn.execute(
+            f"SELECT 1 FROM {quote(col.name)} WHERE `email` = ? COLLATE NOCASE AND `id` != ? LIMIT 1",
+            (email, record_id or ""),
+        ).fetchone()
+        if row:
+            errors["email"] = validation_error("validation_not_unique", "Value must be unique.")
+
+    # -- update ---------------------------------------------------------------------------------
+    def update(self, col: Collection, record_id: str, body: dict[str, Any]) -> WriteResult:
+        if col.is_view:
+            raise ApiError(400, "Failed to update record.")
+        rule = rule_sql(col, "updateRule", self.req, self.find)
+        raw_old = load_raw(self.conn, col, record_id)
+        if raw_old is None or not record_matches(self.conn, col, record_id, rule):
+            raise ApiError(404)
+        old = normalized(col, raw_old)
+        old["password"] = raw_old.get("password", "") if col.is_auth else old.get("password")
+        values = dict(old)
+        errors: dict[str, Any] = {}
+        clean = {k: v for k, v in body.items() if k not in META_KEYS and k != "id"}
+        if col.is_auth:
+            self._auth_update_guards(col, record_id, raw_old, clean, errors)
+        self._apply_body(col, values, clean, errors)
+        self._fill_generated(col, values, is_new=False)
+        if col.is_auth and "password" in clean and "password" not in errors:
+            self._check_password_confirm(clean, errors, required=False)
+            values["tokenKey"] = generate_from_pattern("[a-zA-Z0-9]{50}")
+        self._validate(col, values, old, errors)
+        if col.is_auth:
+            self._check_email_unique(col, values, record_id, errors)
+        if errors:
+            raise ApiError(400, "Failed to update record.", errors)
+        removed = self._store_files(col, record_id, values, old)
+        names, params = self._row_params(col, values)
+        sets = ",".join(f"{quote(n)}=?" for n in names)
+        try:
+            self.conn.execute(f"UPDATE {quote(col.name)} SET {sets} WHERE `id` = ?", [*params, record_id])
+        except apsw.ConstraintError as e:
+            raise ApiError(400, "Failed to update record.", self._unique_errors(col, e))
+        new_id = str(values.get("id") or record_id)
+        raw = load_raw(self.conn, col, new_id)
+        assert raw is not None
+        self.ctx.tags.setdefault("records", []).append(("update", col.id, new_id))
+        self._schedule_file_removal(col.id, record_id, removed)
+        return WriteResult(col, raw, removed)
+
+    def _auth_update_guards(
+        self,
+        col: Collection,
+        record_id: str,
+        raw_old: dict[str, Any],
+        body: dict[str, Any],
+        errors: dict[str, Any],
+    ) -> None:
+        if self.req.is_superuser:
+            return
+        body.pop("tokenKey", None)
+        manager = self._can_manage(col, record_id)
+        if not manager:
+            for key in ("verified", "email"):
+                if key in body and _differs(body[key], raw_old.get(key)):
+                    errors[key] = validation_error("validation_values_mismatch", "Values don't match.")
+                    body.pop(key)
+        if "password" in body and not manager:
+            from core.auth.passwords import verify_password
+
+            if not verify_password(str(raw_old.get("password", "")), str(body.get("oldPassword", ""))):
+                errors["oldPassword"] = validation_error(
+                    "validation_invalid_old_password", "Missing or invalid old password."
+                )
+
+    # -- delete ---------------------------------------------------------------------------------
+    def delete(self, col: Collection, record_id: str, *, check_rule: bool = True) -> WriteResult:
+        if col.is_view:
+            raise ApiError(400, "Failed to delete record.")
+        rule = rule_sql(col, "deleteRule", self.req, self.find) if check_rule else None
+        raw = load_raw(self.conn, col, record_id)
+        if raw is None or not record_matches(self.conn, col, record_id, rule):
+            raise ApiError(404)
+        self._delete_cascade(col, raw, set())
+        return WriteResult(col, raw)
+
+    def _delete_cascade(self, col: Collection, raw: dict[str, Any], seen: set[tuple[str, str]]) -> None:
+        record_id = raw["id"]
+        key = (col.id, record_id)
+        if key in seen:
+            return
+        seen.add(key)
+        self.ctx.tags.setdefault("records", []).append(("delete", col.id, record_id))
+        self.ctx.tags.setdefault("deleted_raw", []).append((col.id, raw))
+        for other, rel in self._references_to(col):
+            column = quote(rel.name)
+            if rel.is_multi:
+                where = f"EXISTS (SELECT 1 FROM json_each({ALIAS}.{column}) WHERE json_each.value = ?)"
+            else:
+                where = f"{ALIAS}.{column} = ?"
+            for ref in fetch_dicts(
+                self.conn, f"SELECT {ALIAS}.* FROM {quote(other.name)} AS {ALIAS} WHERE {where}", (record_id,)
+            ):
+                if (other.id, ref["id"]) in seen:
+                    continue
+                if rel.opt("cascadeDelete"):
+                    self._delete_cascade(other, ref, seen)
+                    continue
+                remaining: Any
+                if rel.is_multi:
+                    remaining = [i for i in json.loads(ref[rel.name] or "[]") if i != record_id]
+                    stored: Any = json.dumps(remaining)
+                else:
+                    remaining, stored = "", ""
+                if rel.required and not remaining:
+                    raise ApiError(
+                        400,
+                        "The record cannot be deleted because it is part of a required reference in another record.",
+                    )
+                self.conn.execute(
+                    f"UPDATE {quote(other.name)} SET {column} = ? WHERE `id` = ?", (stored, ref["id"])
+                )
+        self.conn.execute(f"DELETE FROM {quote(col.name)} WHERE `id` = ?", (record_id,))
+        files = [
+            n
+            for f in col.fields
+            if f.type == "file"
+            for n in (
+                json.loads(raw[f.name] or "[]") if f.is_multi else ([raw[f.name]] if raw[f.name] else [])
+            )
+        ]
+        self._schedule_file_removal(col.id, record_id, files, whole_record=True)
+
+    def _references_to(self, col: Collection) -> list[tuple[Collection, Field]]:
+        return [
+            (other, f)
+            for other in self.registry.all()
+            if not other.is_view
+            for f in other.fields
+            if f.type == "relation" and f.opt("collectionId") == col.id
+        ]
+
+    def _schedule_file_removal(
+        self, collection_id: str, record_id: str, names: list[str], whole_record: bool = False
+    ) -> None:
+        if not names and not whole_record:
+            return
+
+        def remove() -> None:
+            if whole_record:
+                self.storage.delete_record(collection_id, record_id)
+            else:
+                for name in names:
+                    self.storage.delete(collection_id, record_id, name)
+
+        self.ctx.after_commit.append(remove)
+
+
+def _differs(new: Any, old: Any) -> bool:
+    if isinstance(old, int) and not isinstance(old, bool):
+        return str(new).lower() not in (("true", "1") if old else ("false", "0", ""))
+    return str(new) != str(old)

@@ -1,0 +1,326 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.scenario import Scenario, run_scenario
+
+NEW_BASE = {
+    "name": "articles",
+    "type": "base",
+    "listRule": "",
+    "fields": [
+        {"name": "title", "type": "text", "required": True},
+        {"name": "score", "type": "number"},
+        {"name": "tags", "type": "select", "values": ["x", "y"], "maxSelect": 2},
+    ],
+    "indexes": ["CREATE INDEX `idx_articles_title` ON `articles` (`title`)"],
+}
+
+
+def _no_collection(name: str):
+    def check(app, resp) -> None:
+        assert app.store.find(name) is None
+
+    return check
+
+
+SCENARIOS = [
+    Scenario("list as guest", "GET", "/api/collections", 401),
+    Scenario("list as user", "GET", "/api/collections", 403, auth="user1"),
+    Scenario(
+        "list as superuser",
+        "GET",
+        "/api/collections",
+        200,
+        auth="superuser",
+        contains=['"name":"users"', '"name":"_superusers"', '"name":"posts"', '"totalItems":9'],
+        not_contains=['"secret":"'],
+    ),
+    Scenario(
+        "list filtered",
+        "GET",
+        "/api/collections?filter=name%3D%27posts%27",
+        200,
+        auth="superuser",
+        contains=['"totalItems":1', '"name":"posts"'],
+    ),
+    Scenario(
+        "view by name",
+        "GET",
+        "/api/collections/posts",
+        200,
+        auth="superuser",
+        contains=['"id":"pbc_posts000001"', '"listRule":"published = true || author = @request.auth.id"'],
+    ),
+    Scenario(
+        "view by id",
+        "GET",
+        "/api/collections/_pb_users_auth_",
+        200,
+        auth="superuser",
+        contains=[
+            '"name":"users"',
+            '"authToken":{"duration":432000}',
+            '"passwordAuth":{"enabled":true,"identityFields":["email"]}',
+        ],
+    ),
+    Scenario("view missing", "GET", "/api/collections/missing", 404, auth="superuser"),
+    Scenario(
+        "create base",
+        "POST",
+        "/api/collections",
+        200,
+        auth="superuser",
+        body=NEW_BASE,
+        contains=[
+            '"name":"articles"',
+            '"type":"base"',
+            '"name":"id"',
+            '"primaryKey":true',
+            '"maxSelect":2',
+            '"indexes":["CREATE INDEX `idx_articles_title` ON `articles` (`title`)"]',
+        ],
+    ),
+    Scenario(
+        "create auth collection gets system fields",
+        "POST",
+        "/api/collections",
+        200,
+        auth="superuser",
+        body={"name": "members", "type": "auth"},
+        contains=[
+            '"name":"password"',
+            '"name":"tokenKey"',
+            '"name":"email"',
+            '"name":"emailVisibility"',
+            '"name":"verified"',
+            "idx_email_",
+        ],
+        not_contains=['"secret":"'],
+    ),
+    Scenario(
+        "create as user",
+        "POST",
+        "/api/collections",
+        403,
+        auth="user1",
+        body=NEW_BASE,
+        after=_no_collection("articles"),
+    ),
+    Scenario(
+        "create duplicate name",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "POSTS"},
+        contains=['"name":{"code":"validation_collection_name_exists"'],
+    ),
+    Scenario(
+        "create bad name",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "bad name!"},
+        contains=['"name":{"code":"validation_invalid_name"'],
+    ),
+    Scenario(
+        "create blank name",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": ""},
+        contains=['"name":{"code":"validation_required"'],
+    ),
+    Scenario(
+        "create bad type",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "x1", "type": "nope"},
+        contains=['"type":{'],
+    ),
+    Scenario(
+        "create unknown field type",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "x2", "fields": [{"name": "a", "type": "nope"}]},
+        contains=['"message":"Failed to load the submitted data due to invalid formatting."'],
+        after=_no_collection("x2"),
+    ),
+    Scenario(
+        "create duplicate field names",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "x3", "fields": [{"name": "a", "type": "text"}, {"name": "A", "type": "text"}]},
+        contains=['"fields":{"2":{"name":{"code":"validation_duplicated_field_name"'],
+    ),
+    Scenario(
+        "create with invalid rule",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "x4", "listRule": "nope = 1", "fields": [{"name": "a", "type": "text"}]},
+        contains=['"listRule":{"code":"validation_invalid_rule"'],
+        after=_no_collection("x4"),
+    ),
+    Scenario(
+        "create with bad index",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "x5", "indexes": ["DROP TABLE users"]},
+        contains=['"indexes":{'],
+        after=_no_collection("x5"),
+    ),
+    Scenario("malformed json", "POST", "/api/collections", 400, auth="superuser", body=b"{bad"),
+    Scenario(
+        "fields not a list",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "x6", "fields": "nope"},
+    ),
+    Scenario(
+        "create view",
+        "POST",
+        "/api/collections",
+        200,
+        auth="superuser",
+        body={
+            "name": "post_stats",
+            "type": "view",
+            "listRule": "",
+            "viewQuery": "SELECT id, title, views FROM posts WHERE published = 1",
+        },
+        contains=[
+            '"type":"view"',
+            '"viewQuery":"SELECT id, title, views FROM posts WHERE published = 1"',
+            '"name":"views","onlyInt":false',
+        ],
+    ),
+    Scenario(
+        "create view without id",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "v2", "type": "view", "viewQuery": "SELECT title FROM posts"},
+        contains=['"viewQuery":{'],
+    ),
+    Scenario(
+        "create view not select",
+        "POST",
+        "/api/collections",
+        400,
+        auth="superuser",
+        body={"name": "v3", "type": "view", "viewQuery": "DELETE FROM posts"},
+        contains=['"viewQuery":{'],
+    ),
+    Scenario(
+        "update rules",
+        "PATCH",
+        "/api/collections/posts",
+        200,
+        auth="superuser",
+        body={"listRule": None},
+        contains=['"listRule":null'],
+    ),
+    Scenario("update as user", "PATCH", "/api/collections/posts", 403, auth="user1", body={"listRule": None}),
+    Scenario(
+        "update auth option",
+        "PATCH",
+        "/api/collections/users",
+        200,
+        auth="superuser",
+        body={"otp": {"enabled": True}},
+        contains=['"otp":{"enabled":true,"duration":180,"length":8'],
+    ),
+    Scenario(
+        "cannot change type",
+        "PATCH",
+        "/api/collections/posts",
+        400,
+        auth="superuser",
+        body={"type": "auth"},
+        contains=['"type":{'],
+    ),
+    Scenario("delete system", "DELETE", "/api/collections/_superusers", 400, auth="superuser"),
+    Scenario("delete referenced", "DELETE", "/api/collections/posts", 400, auth="superuser"),
+    Scenario(
+        "delete", "DELETE", "/api/collections/notes", 204, auth="superuser", after=_no_collection("notes")
+    ),
+    Scenario("delete as guest", "DELETE", "/api/collections/notes", 401),
+    Scenario("truncate", "DELETE", "/api/collections/comments/truncate", 204, auth="superuser"),
+    Scenario(
+        "scaffolds",
+        "GET",
+        "/api/collections/meta/scaffolds",
+        200,
+        auth="superuser",
+        contains=['"auth":{', '"base":{', '"view":{', '"name":"tokenKey"'],
+    ),
+    Scenario("scaffolds as guest", "GET", "/api/collections/meta/scaffolds", 401),
+    Scenario(
+        "import requires collections",
+        "PUT",
+        "/api/collections/import",
+        400,
+        auth="superuser",
+        body={"collections": []},
+    ),
+    Scenario(
+        "import creates",
+        "PUT",
+        "/api/collections/import",
+        204,
+        auth="superuser",
+        body={"collections": [{"name": "imported", "fields": [{"name": "a", "type": "text"}]}]},
+    ),
+]
+
+
+@pytest.mark.parametrize("s", SCENARIOS, ids=str)
+async def test_collections(client, app, tokens, s: Scenario) -> None:
+    await run_scenario(client, app, tokens, s)
+
+
+async def test_rename_field_and_collection_keeps_data(client, app, tokens) -> None:
+    su = {"Authorization": tokens["superuser"]}
+    col = (await client.get("/api/collections/posts", headers=su)).json()
+    for f in col["fields"]:
+        if f["name"] == "title":
+            f["name"] = "headline"
+    resp = await client.patch(
+        "/api/collections/posts", headers=su, json={"name": "articles", "fields": col["fields"]}
+    )
+    assert resp.status_code == 200, resp.text
+    rec = (await client.get("/api/collections/articles/records/post1aaaaaaaaaa", headers=su)).json()
+    assert rec["headline"] == "Hello world"
+    assert rec["collectionName"] == "articles"
+    assert "title" not in rec
+    # relations to the renamed collection still resolve
+    exp = (
+        await client.get("/api/collections/comments/records/comm1aaaaaaaaaa?expand=post", headers=su)
+    ).json()
+    assert exp["expand"]["post"]["headline"] == "Hello world"
+
+
+async def test_add_and_remove_field(client, app, tokens) -> None:
+    su = {"Authorization": tokens["superuser"]}
+    col = (await client.get("/api/collections/comments", headers=su)).json()
+    fields = [f for f in col["fields"] if f["name"] != "message"] + [{"name": "rating", "type": "number"}]
+    resp = await client.patch("/api/collections/comments", headers=su, json={"fields": fields})
+    assert resp.status_code == 200, resp.text
+    rec = (await client.get("/api/collections/comments/records/comm1aaaaaaaaaa", headers=su)).json()
+    assert rec["rating"] == 0 and "message" not in rec
