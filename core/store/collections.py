@@ -315,7 +315,7 @@ def _validate_rules(col: Collection, registry: Registry, errs: SchemaErrors) -> 
         try:
             check_rule_syntax(rule, col, registry.find)
         except FilterError as e:
-            errs.add(name, "validation_invalid_rule", f"Invalid rule. Raw error: {e}")
+            errs.add(name, "validation_invalid_rule", e.rule_message())
         except Exception:
             errs.add(name, "validation_invalid_rule", "Invalid rule.")
 

@@ -16,7 +16,7 @@ import apsw
 
 from core.errors import ApiError
 from core.store.ddl import quote
-from core.store.filter import FilterError, compile_filter, compile_sort
+from core.store.filter import FilterError, check_client_expression, compile_filter, compile_sort
 from core.store.record_view import FieldsSpec, fetch_dicts, serialize
 from core.store.request import RequestContext
 from core.store.rules import ALIAS, filter_context, matching_ids, rule_sql
@@ -27,7 +27,6 @@ Finder = Callable[[str], Collection | None]
 MAX_PER_PAGE = 1000
 DEFAULT_PER_PAGE = 30
 MAX_EXPAND_DEPTH = 6
-FILTER_BY_REQUEST_MESSAGE = "Only superusers can filter by @request."
 
 
 @dataclass
@@ -62,12 +61,6 @@ def _int(raw: str | None, default: int) -> int:
         return default
 
 
-def check_client_expression(expr: str, req: RequestContext) -> None:
-    # PocketBase's guard is a plain substring check, done before parsing
-    if not req.is_superuser and ("@request." in expr or "@collection." in expr):
-        raise ApiError(403, FILTER_BY_REQUEST_MESSAGE)
-
-
 def list_records(
     conn: apsw.Connection, col: Collection, params: ListParams, req: RequestContext, find: Finder
 ) -> dict[str, Any]:
@@ -78,21 +71,24 @@ def list_records(
         where.append(f"({rule.sql})")
         args += rule.params
     order: list[str] = []
+    args_sort: list[Any] = []
+    # a filter of only spaces is an error in PocketBase, not "no filter": test for "", not strip()
     try:
-        if params.filter.strip():
-            check_client_expression(params.filter, req)
-            flt = compile_filter(params.filter, filter_context(col, req, find, client_filter=True))
+        if params.filter:
+            ctx = filter_context(col, req, find, client_filter=True)
+            check_client_expression(params.filter, ctx)
+            flt = compile_filter(params.filter, ctx)
             where.append(f"({flt.sql})")
             args += flt.params
-        if params.sort.strip():
-            check_client_expression(params.sort, req)
-            sort = compile_sort(params.sort, filter_context(col, req, find, client_filter=True))
-            order.append(sort.sql)
-            args_sort = sort.params
-        else:
-            args_sort = []
-    except FilterError:
-        raise ApiError(400)
+        if params.sort:
+            ctx = filter_context(col, req, find, client_filter=True)
+            check_client_expression(params.sort, ctx)
+            sort = compile_sort(params.sort, ctx)
+            if sort.sql:
+                order.append(sort.sql)
+                args_sort = sort.params
+    except FilterError as e:
+        raise ApiError(e.status, e.api_message)
     fields_spec = FieldsSpec.parse(params.fields)
     table = f"{quote(col.name)} AS {ALIAS}"
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""

@@ -165,11 +165,30 @@ class RecordWriter:
                 out[f.name] = validation_error("validation_not_unique", "Value must be unique.")
         return out
 
+    def _rule_request(self, col: Collection, body: dict[str, Any], values: dict[str, Any]) -> RequestContext:
+        """The request as rules see it: `@request.body.f` is field f's normalized new value."""
+        rule_body: dict[str, Any] = {}
+        for key, raw in body.items():
+            name, _ = parse_key(key)
+            f = col.get_field(name)
+            if f is None:
+                rule_body[key] = raw
+                continue
+            value = values.get(name)
+            if f.type == "file":
+                items = value if isinstance(value, list) else [value]
+                names = [i.filename if isinstance(i, UploadedFile) else i for i in items if i]
+                value = names if f.is_multi else (names[-1] if names else "")
+            rule_body[name] = value
+        return RequestContext(
+            self.req.auth, rule_body, self.req.query, self.req.headers, self.req.method, self.req.context
+        )
+
     # -- create ---------------------------------------------------------------------------------
     def create(self, col: Collection, body: dict[str, Any]) -> WriteResult:
         if col.is_view:
             raise ApiError(400, "Failed to create record.")
-        rule = rule_sql(col, "createRule", self.req, self.find)
+        rule_sql(col, "createRule", self.req, self.find)  # a null rule fails fast with 403
         values: dict[str, Any] = {f.name: field_type(f.type).zero(f) for f in col.fields}
         errors: dict[str, Any] = {}
         clean = {k: v for k, v in body.items() if k not in META_KEYS}
@@ -182,6 +201,7 @@ class RecordWriter:
                 errors["verified"] = validation_error("validation_values_mismatch", "Values don't match.")
                 clean.pop("verified")
         self._apply_body(col, values, clean, errors)
+        rule = rule_sql(col, "createRule", self._rule_request(col, body, values), self.find)
         self._fill_generated(col, values, is_new=True)
         if col.is_auth:
             self._check_password_confirm(clean, errors, required=True)
@@ -247,9 +267,9 @@ class RecordWriter:
     def update(self, col: Collection, record_id: str, body: dict[str, Any]) -> WriteResult:
         if col.is_view:
             raise ApiError(400, "Failed to update record.")
-        rule = rule_sql(col, "updateRule", self.req, self.find)
+        rule_sql(col, "updateRule", self.req, self.find)  # a null rule fails fast with 403
         raw_old = load_raw(self.conn, col, record_id)
-        if raw_old is None or not record_matches(self.conn, col, record_id, rule):
+        if raw_old is None:
             raise ApiError(404)
         old = normalized(col, raw_old)
         old["password"] = raw_old.get("password", "") if col.is_auth else old.get("password")
@@ -259,6 +279,10 @@ class RecordWriter:
         if col.is_auth:
             self._auth_update_guards(col, record_id, raw_old, clean, errors)
         self._apply_body(col, values, clean, errors)
+        # the rule sees the stored row and the submitted (normalized) body
+        rule = rule_sql(col, "updateRule", self._rule_request(col, body, values), self.find)
+        if not record_matches(self.conn, col, record_id, rule):
+            raise ApiError(404)
         self._fill_generated(col, values, is_new=False)
         if col.is_auth and "password" in clean and "password" not in errors:
             self._check_password_confirm(clean, errors, required=False)

@@ -324,3 +324,51 @@ async def test_add_and_remove_field(client, app, tokens) -> None:
     assert resp.status_code == 200, resp.text
     rec = (await client.get("/api/collections/comments/records/comm1aaaaaaaaaa", headers=su)).json()
     assert rec["rating"] == 0 and "message" not in rec
+
+
+async def test_view_collection_records(client, app, tokens) -> None:
+    su = {"Authorization": tokens["superuser"]}
+    body = {
+        "name": "post_stats",
+        "type": "view",
+        "listRule": "",
+        "viewRule": "",
+        "viewQuery": "SELECT id, title, views, author FROM posts WHERE published = 1",
+    }
+    assert (await client.post("/api/collections", headers=su, json=body)).status_code == 200
+    listed = (await client.get("/api/collections/post_stats/records?sort=-views&expand=author")).json()
+    assert [i["id"] for i in listed["items"]] == ["post3cccccccccc", "post1aaaaaaaaaa"]
+    assert listed["items"][0]["views"] == 900 and listed["items"][0]["collectionName"] == "post_stats"
+    one = await client.get("/api/collections/post_stats/records/post1aaaaaaaaaa")
+    assert one.status_code == 200 and one.json()["title"] == "Hello world"
+    # a view is read-only
+    create = await client.post("/api/collections/post_stats/records", headers=su, json={"title": "x"})
+    assert create.status_code == 400
+
+
+async def test_unique_index_gives_field_error(client, app, tokens) -> None:
+    su = {"Authorization": tokens["superuser"]}
+    body = {
+        "name": "slugs",
+        "createRule": "",
+        "fields": [{"name": "slug", "type": "text"}],
+        "indexes": ["CREATE UNIQUE INDEX `idx_slug` ON `slugs` (`slug`)"],
+    }
+    assert (await client.post("/api/collections", headers=su, json=body)).status_code == 200
+    assert (await client.post("/api/collections/slugs/records", json={"slug": "a"})).status_code == 200
+    dup = await client.post("/api/collections/slugs/records", json={"slug": "a"})
+    assert dup.status_code == 400
+    assert dup.json()["data"]["slug"]["code"] == "validation_not_unique"
+    listed = (await client.get("/api/collections/slugs/records", headers=su)).json()
+    assert listed["totalItems"] == 1
+
+
+async def test_oversized_body_is_rejected(client, tokens) -> None:
+    big = b'{"title":"' + b"x" * (65 * 1024 * 1024) + b'"}'
+    resp = await client.post(
+        "/api/collections/posts/records",
+        headers={"Authorization": tokens["user1"], "Content-Type": "application/json"},
+        content=big,
+    )
+    assert resp.status_code == 413
+    assert resp.json()["status"] == 413
