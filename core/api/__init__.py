@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
+import pkgutil
 from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException
 
-from core.api import collections, health, record_auth, records
 from core.api.common import json_response
 from core.app import App
 from core.errors import DEFAULT_MESSAGES, ApiError
 
 log = logging.getLogger("core.api")
 
-ROUTE_MODULES = (health, collections, records, record_auth)
+
+def route_modules() -> list[Any]:
+    """Every module of this package that exports `routes` (one module per API resource).
+
+    Modules may also export `middleware` (a list of Litestar middleware) and
+    `on_startup`/`on_shutdown` callables taking the App. Discovery keeps adding a resource a
+    one-file change; the PyInstaller spec collects all submodules of `core`.
+    """
+    modules = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_") or info.name == "common":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "routes"):
+            modules.append(module)
+    return modules
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
@@ -42,10 +59,28 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[byt
     return json_response(ApiError(400).to_json(), 400)
 
 
+def _bind(hook: Any, app: App) -> Any:
+    """Litestar passes its own instance to lifespan hooks; ours want the core App."""
+
+    async def run(_: Litestar) -> None:
+        result = hook(app)
+        if inspect.isawaitable(result):
+            await result
+
+    return run
+
+
 def build_asgi(app: App) -> Litestar:
-    handlers = [h for module in ROUTE_MODULES for h in module.routes]
+    modules = route_modules()
+    handlers = [h for module in modules for h in module.routes]
+    middleware = [m for module in modules for m in getattr(module, "middleware", [])]
+    startup = [_bind(module.on_startup, app) for module in modules if hasattr(module, "on_startup")]
+    shutdown = [_bind(module.on_shutdown, app) for module in modules if hasattr(module, "on_shutdown")]
     asgi = Litestar(
         route_handlers=handlers,
+        middleware=middleware,
+        on_startup=startup,
+        on_shutdown=list(reversed(shutdown)),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
         cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], allow_methods=["*"]),
         request_max_body_size=64 * 1024 * 1024,

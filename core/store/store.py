@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from core.store.record_query import ListParams, list_records, load_raw, view_rec
 from core.store.record_write import RecordWriter, WriteResult
 from core.store.request import RequestContext
 from core.store.schema import AUTH_OPTION_KEYS, RULE_NAMES, Collection, Field, merge_option
+from core.store.settings import SettingsCache, env_overrides, write_settings
 from core.store.times import now_str
 
 
@@ -32,8 +34,10 @@ def _init_connection(conn: apsw.Connection) -> None:
 
 
 class Store:
-    def __init__(self, pb_dir: Path, readers: int = 3):
+    def __init__(self, pb_dir: Path, readers: int = 3, env: Mapping[str, str] | None = None):
         self.dir = pb_dir
+        self.env = dict(env or {})
+        self.settings = SettingsCache()
         self.db = Database(pb_dir / "data.db", readers=readers, init=_init_connection)
         self.registry = colmod.Registry()
         self.storage = FileStorage(pb_dir / "storage")
@@ -46,6 +50,13 @@ class Store:
         def boot(ctx: WriteContext) -> None:
             colmod.bootstrap(ctx.conn)
             self.registry.load(ctx.conn)
+            self.settings.load(ctx.conn)
+            patch = env_overrides(self.env)
+            if patch:
+                merged = merge_option(self.settings.get(), patch)
+                if merged != self.settings.get():
+                    write_settings(ctx.conn, merged)
+                    self.settings.load(ctx.conn)
 
         self.db.write_sync(boot)
 
@@ -208,6 +219,19 @@ class Store:
             await self.db.write(op)
         finally:
             await self.db.read(lambda conn: self.registry.load(conn))
+
+    # -- settings --------------------------------------------------------------------------
+    async def update_settings(self, patch: dict[str, Any]) -> dict[str, Any]:
+        """Deep-merge a partial settings object; returns the new full settings."""
+
+        def op(ctx: WriteContext) -> dict[str, Any]:
+            value = merge_option(self.settings.get(), patch)
+            write_settings(ctx.conn, value)
+            ctx.after_commit.append(lambda: self.settings.load(ctx.conn))
+            ctx.tags["settings_changed"] = True
+            return value
+
+        return await self.db.write(op)
 
     # -- records ---------------------------------------------------------------------------
     async def list_records(self, col: Collection, params: ListParams, req: RequestContext) -> dict[str, Any]:
