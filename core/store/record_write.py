@@ -19,7 +19,7 @@ from core.errors import ApiError, validation_error
 from core.store.collections import Registry
 from core.store.db import WriteContext
 from core.store.ddl import quote
-from core.store.fields import FieldError, ValidationContext, field_type, generate_from_pattern
+from core.store.fields import FieldError, ValidationContext, field_type, generate_from_pattern, split_modifier
 from core.store.fields.file import UploadedFile, stored_name
 from core.store.files import FileStorage
 from core.store.record_query import load_raw, manage_ids
@@ -41,18 +41,6 @@ class WriteResult:
     raw: dict[str, Any]
     # filenames the write made unreachable: removed from storage once the commit is durable
     removed_files: list[str] = field(default_factory=list)
-
-
-def parse_key(key: str) -> tuple[str, str | None]:
-    if key.endswith(":autogenerate"):
-        return key[: -len(":autogenerate")], "autogenerate"
-    if key.endswith("+"):
-        return key[:-1], "+"
-    if key.startswith("+"):
-        return key[1:], "prepend"
-    if key.endswith("-"):
-        return key[:-1], "-"
-    return key, None
 
 
 class RecordWriter:
@@ -86,16 +74,14 @@ class RecordWriter:
         self, col: Collection, values: dict[str, Any], body: dict[str, Any], errors: dict[str, Any]
     ) -> None:
         for key, raw in body.items():
-            name, modifier = parse_key(key)
+            name, modifier = split_modifier(key)
             f = col.get_field(name)
             if f is None:
                 continue
             ft = field_type(f.type)
             try:
-                if modifier == "autogenerate":
-                    if f.type == "text" and f.opt("autogeneratePattern"):
-                        values[name] = generate_from_pattern(str(f.opt("autogeneratePattern")))
-                elif modifier is not None:
+                if modifier is not None:
+                    # `slug:autogenerate: "pre-"` gives "pre-" + a generated value (PocketBase)
                     values[name] = ft.apply_modifier(f, values.get(name), modifier, raw)
                 else:
                     values[name] = ft.normalize(f, raw)
@@ -134,7 +120,7 @@ class RecordWriter:
             names: list[str] = []
             for item in items:
                 if isinstance(item, UploadedFile):
-                    name = stored_name(item.filename)
+                    name = item.name or stored_name(item.filename, item.data)
                     self.storage.save(col.id, record_id, name, item.data)
                     self.ctx.on_rollback.append(
                         lambda c=col.id, r=record_id, n=name: self.storage.delete(c, r, n)
@@ -169,7 +155,7 @@ class RecordWriter:
         """The request as rules see it: `@request.body.f` is field f's normalized new value."""
         rule_body: dict[str, Any] = {}
         for key, raw in body.items():
-            name, _ = parse_key(key)
+            name, _ = split_modifier(key)
             f = col.get_field(name)
             if f is None:
                 rule_body[key] = raw

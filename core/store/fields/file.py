@@ -1,0 +1,239 @@
+"""file: names of files stored with the record (field_file.go). Writing the bytes is not ours.
+
+A value mixes `UploadedFile`s (new uploads, named at construction like PocketBase's
+`filesystem.File`) with plain strings (files the record already has). A string that the stored
+record does not have is rejected: new files can only arrive as uploads.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from core.store.fields.base import (
+    MAX_SAFE_JSON_INT,
+    FieldError,
+    FieldType,
+    FindCollection,
+    ValidationContext,
+    check_int_range,
+    int_option,
+    required_error,
+)
+from core.store.fields.cast import go_json_dumps, go_quote, to_unique_string_slice
+from core.store.fields.listvalue import is_multi, max_select, multi_column
+from core.store.fields.mimesniff import detect
+from core.store.schema import Collection, Field
+
+DEFAULT_MAX_SIZE = 5 << 20
+THUMB_SIZE = re.compile(r"[0-9]+x[0-9]+[tbf]?")
+ZERO_THUMBS = ("0x0", "0x0t", "0x0b", "0x0f")
+# filesystem.normalizeName: extension chars kept, name split for snake_case (ASCII \w and \W)
+_EXT_INVALID = re.compile(r"[^A-Za-z0-9_.*\-+=#]+")
+_SNAKE_SPLIT = re.compile(r"[^A-Za-z0-9]+|_+")
+_LOOSE_FILENAME = re.compile(r"[^./\\][^/\\]+")
+_RANDOM_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def random_string(length: int) -> str:
+    return "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(length))
+
+
+def _extension(name: str) -> str:
+    """The extension with its dot, double extensions kept whole (`.tar.gz`)."""
+    primary = name.rfind(".")
+    if primary < 0:
+        return ""
+    secondary = name.rfind(".", 0, primary)
+    return name[secondary:] if secondary >= 0 else name[primary:]
+
+
+def snakecase(text: str) -> str:
+    """inflector.Snakecase: split at non-word characters, `myTestDB` -> `my_test_db`."""
+    words = []
+    for word in _SNAKE_SPLIT.split(text):
+        if not word:
+            continue
+        out = []
+        for i, ch in enumerate(word):
+            if ch.isupper() and i > 0 and not word[i - 1].isupper():
+                out.append("_")
+            out.append(ch)
+        words.append("".join(out))
+    return "_".join(words).lower()
+
+
+def stored_name(original: str, data: bytes = b"") -> str:
+    """PocketBase's stored filename: `<snake_case base>_<10 random [a-z0-9]><ext>`.
+
+    A base shorter than 3 characters gets 10 more random characters, a longer one is cut at
+    100; the extension keeps its case, loses odd characters and at most its last 20 survive.
+    Without an extension, one is derived from the content (`data`), as PocketBase sniffs it.
+    """
+    original_ext = _extension(original)
+    ext = _EXT_INVALID.sub("", original_ext)
+    if not ext and data:
+        ext = detect(data).extension
+    if len(ext) > 20:
+        ext = "." + ext[-20:]
+    base = snakecase(original[: len(original) - len(original_ext)] if original_ext else original)
+    if len(base) < 3:
+        base += random_string(10)
+    elif len(base) > 100:
+        base = base[:100]
+    return f"{base}_{random_string(10)}{ext}"
+
+
+@dataclass
+class UploadedFile:
+    filename: str  # as the client named it
+    content_type: str
+    data: bytes
+    name: str = ""  # the stored name; generated from filename when left empty
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = stored_name(self.filename, self.data)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+FileItem = UploadedFile | str
+
+
+def file_name(item: FileItem) -> str:
+    return item.name if isinstance(item, UploadedFile) else item
+
+
+def to_items(raw: Any) -> list[FileItem]:
+    """FileField.toSliceValue: uploads and names, unique by name, first occurrence kept."""
+    items: list[FileItem] = []
+    if isinstance(raw, UploadedFile):
+        items = [raw]
+    elif isinstance(raw, list | tuple):
+        for entry in raw:
+            casted = to_items(entry)
+            if len(casted) == 1:  # nested lists of several files are dropped, as in Go
+                items.append(casted[0])
+    elif raw is not None:
+        items = list(to_unique_string_slice(raw))
+    seen: set[str] = set()
+    unique: list[FileItem] = []
+    for item in items:
+        name = file_name(item)
+        if name not in seen:
+            seen.add(name)
+            unique.append(item)
+    return unique
+
+
+def max_size(field: Field) -> int:
+    size = int_option(field, "maxSize")
+    return size if size > 0 else DEFAULT_MAX_SIZE
+
+
+class FileType(FieldType):
+    name = "file"
+    modifiers = frozenset({"+", "prepend", "-"})
+
+    def column_type(self, field: Field) -> str:
+        return multi_column(field)
+
+    def zero(self, field: Field) -> Any:
+        return [] if is_multi(field) else ""
+
+    def normalize(self, field: Field, raw: Any) -> Any:
+        items = to_items(raw)
+        if is_multi(field):
+            return items
+        return items[-1] if items else ""
+
+    def apply_modifier(self, field: Field, current: Any, modifier: str, value: Any) -> Any:
+        have, given = to_items(current), to_items(value)
+        if modifier == "+":
+            return self.normalize(field, have + given)
+        if modifier == "prepend":
+            return self.normalize(field, given + have)
+        if modifier == "-":
+            removed = {file_name(g) for g in given}
+            return self.normalize(field, [h for h in have if file_name(h) not in removed])
+        return super().apply_modifier(field, current, modifier, value)
+
+    def validate(self, field: Field, value: Any, ctx: ValidationContext) -> None:
+        files = to_items(value)
+        if not files:
+            if field.required:
+                raise required_error()
+            return
+        stored = {file_name(f) for f in to_items((ctx.old or {}).get(field.name))}
+        invalid = [f[:250] for f in files if isinstance(f, str) and f not in stored]
+        if invalid:
+            raise FieldError(
+                "validation_invalid_file",
+                f"Invalid new files: [{' '.join(invalid)}].",  # Go prints a []string as [a b]
+                {"invalidFiles": invalid},
+            )
+        limit = max_select(field)
+        if len(files) > limit:
+            raise FieldError(
+                "validation_too_many_files", f"The maximum allowed files is {limit}.", {"maxSelect": limit}
+            )
+        for upload in files:
+            if isinstance(upload, UploadedFile):
+                self._validate_upload(field, upload)
+
+    def _validate_upload(self, field: Field, upload: UploadedFile) -> None:
+        if not 1 <= len(upload.name) <= 150:
+            raise FieldError("validation_length_out_of_range", "The length must be between 1 and 150.")
+        if not _LOOSE_FILENAME.fullmatch(upload.name):
+            raise FieldError("validation_match_invalid", "Must be in a valid format.")
+        limit = max_size(field)
+        if upload.size > limit:
+            raise FieldError(
+                "validation_file_size_limit",
+                f"Failed to upload {upload.filename} - the maximum allowed file size is {limit} bytes.",
+                {"file": upload.filename, "maxSize": limit},
+            )
+        allowed = [str(t) for t in field.opt("mimeTypes") or []]
+        if allowed:
+            # the type is sniffed from the bytes; the client's Content-Type is not trusted
+            sniffed = detect(upload.data)
+            if not any(sniffed.is_(t) for t in allowed):
+                raise FieldError(
+                    "validation_invalid_mime_type",
+                    f"{go_quote(upload.name)} mime type must be one of: {', '.join(allowed)}.",
+                )
+
+    def to_db(self, field: Field, value: Any) -> Any:
+        names = [file_name(f) for f in to_items(value)]
+        if is_multi(field):
+            return go_json_dumps(names)
+        return names[-1] if names else ""
+
+    def from_db(self, field: Field, raw: Any) -> Any:
+        if isinstance(raw, bytes):
+            raw = raw.decode()
+        return self.normalize(field, raw)
+
+    def validate_options(
+        self, field: Field, collection: Collection, find_collection: FindCollection
+    ) -> dict[str, FieldError]:
+        errors: dict[str, FieldError] = {}
+        check_int_range(errors, "maxSelect", int_option(field, "maxSelect"), 0, MAX_SAFE_JSON_INT)
+        check_int_range(errors, "maxSize", int_option(field, "maxSize"), 0, MAX_SAFE_JSON_INT)
+        bad: dict[str, FieldError] = {}
+        for i, thumb in enumerate(field.opt("thumbs") or []):
+            size = str(thumb)
+            if size in ZERO_THUMBS:
+                bad[str(i)] = FieldError("validation_not_in_invalid", "Must not be in list.")
+            elif not THUMB_SIZE.fullmatch(size):
+                bad[str(i)] = FieldError("validation_match_invalid", "Must be in a valid format.")
+        if bad:
+            errors["thumbs"] = FieldError(
+                "validation_match_invalid", "Must be in a valid format.", nested=bad
+            )
+        return errors

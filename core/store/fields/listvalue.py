@@ -1,0 +1,68 @@
+"""Shared behaviour of select and relation: a set of strings, single or multiple.
+
+`maxSelect <= 1` keeps one string (the LAST one given, as PocketBase does), `> 1` keeps a
+de-duplicated list stored as JSON text. `field+` appends, `+field` prepends, `field-` removes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.store.fields.base import FieldType, int_option
+from core.store.fields.cast import go_json_dumps, to_unique_string_slice
+from core.store.schema import Field
+
+
+def is_multi(field: Field) -> bool:
+    return int_option(field, "maxSelect") > 1
+
+
+def max_select(field: Field) -> int:
+    return max(int_option(field, "maxSelect"), 1)
+
+
+def multi_column(field: Field) -> str:
+    return "JSON DEFAULT '[]' NOT NULL" if is_multi(field) else "TEXT DEFAULT '' NOT NULL"
+
+
+class StringListType(FieldType):
+    modifiers = frozenset({"+", "prepend", "-"})
+
+    def column_type(self, field: Field) -> str:
+        return multi_column(field)
+
+    def zero(self, field: Field) -> Any:
+        return [] if is_multi(field) else ""
+
+    def normalize(self, field: Field, raw: Any) -> Any:
+        values = to_unique_string_slice(raw)
+        if is_multi(field):
+            return values
+        return values[-1] if values else ""
+
+    def apply_modifier(self, field: Field, current: Any, modifier: str, value: Any) -> Any:
+        have, given = to_unique_string_slice(current), to_unique_string_slice(value)
+        if modifier == "+":
+            return self.normalize(field, have + given)
+        if modifier == "prepend":
+            return self.normalize(field, given + have)
+        if modifier == "-":
+            return self.normalize(field, [v for v in have if v not in given])
+        return super().apply_modifier(field, current, modifier, value)
+
+    def to_db(self, field: Field, value: Any) -> Any:
+        values = to_unique_string_slice(value)
+        if is_multi(field):
+            return go_json_dumps(values)
+        return values[-1] if values else ""
+
+    def from_db(self, field: Field, raw: Any) -> Any:
+        if isinstance(raw, bytes):
+            raw = raw.decode()
+        if is_multi(field) and isinstance(raw, str) and raw.startswith("["):
+            try:
+                return to_unique_string_slice(json.loads(raw))
+            except ValueError:
+                pass
+        return self.normalize(field, raw)
