@@ -7,19 +7,11 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from core import __version__
 from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
-
-
-def _nats_cli() -> Any:
-    try:
-        from core.nats import cli as nats_cli
-    except ImportError:
-        return None
-    return nats_cli
+from core.nats import cli as nats_cli
+from core.nats.errors import NatsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,9 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--server", choices=("granian", "uvicorn"), default=None, help="ASGI server (default granian)"
     )
     serve.add_argument("--dev", action="store_true", help="verbose logs")
-    nats_cli = _nats_cli()
-    if nats_cli is not None:
-        nats_cli.add_serve_arguments(serve)
+    serve.add_argument("--no-nats", action="store_true", help="run without the embedded NATS server")
+    nats_cli.add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
     su = sub.add_parser("superuser", help="manage superusers")
@@ -54,8 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     version = sub.add_parser("version", help="print the versions of core, nats-server and SQLite")
     version.set_defaults(func=cmd_version)
 
-    if nats_cli is not None:
-        nats_cli.register(sub)
+    nats_cli.register(sub)
     return parser
 
 
@@ -110,30 +100,18 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def nats_server_version() -> str:
+    import os
     import subprocess
 
-    nats_cli = _nats_cli()
-    binary: str | None = None
-    if nats_cli is not None:
-        try:
-            from core.nats.process import find_nats_server
+    from core.nats.errors import NatsError
+    from core.nats.process import find_binary
 
-            binary = str(find_nats_server())
-        except Exception:
-            binary = None
-    if binary is None:
-        import shutil
-        import sysconfig
-
-        candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
-        binary = str(candidate) if candidate.exists() else shutil.which("nats-server")
-    if not binary:
-        return "(not found)"
     try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-    except OSError:
-        return "(not runnable)"
-    return out.removeprefix("nats-server: ").lstrip("v") or "(unknown)"
+        binary = find_binary(os.environ)
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (NatsError, OSError, subprocess.SubprocessError):
+        return "(not found)"
+    return out.strip().removeprefix("nats-server: ").lstrip("v") or "(unknown)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except ConfigError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except NatsError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

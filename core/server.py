@@ -28,15 +28,32 @@ def bootstrap_superuser(app: App, settings: Settings) -> None:
         )
 
 
-async def serve(settings: Settings, extra: Any = None) -> None:
+async def serve(settings: Settings, args: Any = None) -> None:
+    nats = _nats_service(settings, args)  # checks every NATS setting before anything starts
     app = App(settings)
     app.open()
     try:
         bootstrap_superuser(app, settings)
+        if nats is not None:
+            # started from the main thread: the child's PR_SET_PDEATHSIG follows the spawning thread
+            await nats.start()
+            app.nats = nats.nc
+            app.services["nats"] = nats
+            log.info("NATS ready at %s", nats.client_url)
         asgi = build_asgi(app)
         await _run_http(asgi, settings)
     finally:
+        if nats is not None:
+            await nats.stop()
         app.close()
+
+
+def _nats_service(settings: Settings, args: Any) -> Any:
+    if args is None or getattr(args, "no_nats", False):
+        return None
+    from core.nats.service import NatsService
+
+    return NatsService.from_args(args, settings.data_dir, settings.env)
 
 
 async def _run_http(asgi: Any, settings: Settings) -> None:

@@ -9,9 +9,9 @@ from litestar import Request, Response, delete, get, patch, post
 from core.api.common import core_app, json_response, no_content, read_body, request_context
 from core.app import App
 from core.store.record_query import ListParams
-from core.store.request import RequestContext
+from core.store.record_view import FieldsSpec
 from core.store.schema import Collection
-from core.store.store import WriteResult
+from core.store.store import RecordView
 
 MISSING_COLLECTION = "Missing collection context."
 
@@ -43,20 +43,9 @@ async def view_record(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
-async def _present(
-    app: App, result: WriteResult, request: Request[Any, Any, Any], req: RequestContext
-) -> Response[bytes]:
-    from core.store.record_query import present
-    from core.store.record_view import FieldsSpec
-
+def _view(request: Request[Any, Any, Any]) -> RecordView:
     q = request.query_params
-    spec = FieldsSpec.parse(q.get("fields", ""))
-    items = await app.store.db.read(
-        lambda conn: present(
-            conn, result.collection, [result.raw], req, app.store.find, q.get("expand", ""), spec
-        )
-    )
-    return json_response(items[0])
+    return RecordView(q.get("expand", ""), FieldsSpec.parse(q.get("fields", "")))
 
 
 @post("/api/collections/{collection:str}/records", status_code=200)
@@ -66,8 +55,8 @@ async def create_record(request: Request[Any, Any, Any]) -> Response[bytes]:
     col = _collection(app, collection)
     body = await read_body(request)
     req = await request_context(request, body)
-    result = await app.store.create_record(col, body, req)
-    return await _present(app, result, request, req)
+    result = await app.store.create_record(col, body, req, _view(request))
+    return json_response(result.presented)
 
 
 @patch("/api/collections/{collection:str}/records/{record_id:str}")
@@ -78,8 +67,8 @@ async def update_record(request: Request[Any, Any, Any]) -> Response[bytes]:
     col = _collection(app, collection)
     body = await read_body(request)
     req = await request_context(request, body)
-    result = await app.store.update_record(col, record_id, body, req)
-    return await _present(app, result, request, req)
+    result = await app.store.update_record(col, record_id, body, req, _view(request))
+    return json_response(result.presented)
 
 
 @delete("/api/collections/{collection:str}/records/{record_id:str}", status_code=200)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import apsw
+
 from core.auth import tokens
 from core.auth.passwords import verify_password
 from core.errors import ApiError
+from core.store.collections import Registry
+from core.store.db import Change
 from core.store.ddl import quote
 from core.store.record_view import fetch_dicts
 from core.store.request import Auth
@@ -30,6 +34,8 @@ def token_key(col: Collection, raw: dict[str, Any], token_type: str) -> str:
 class AuthService:
     def __init__(self, store: Store):
         self.store = store
+        self._records = AuthRecordCache(store.registry)
+        store.db.commit_hooks.append(self._records.on_commit)
 
     def issue(
         self,
@@ -66,7 +72,7 @@ class AuthService:
         col = self.store.find(claims["collectionId"])
         if col is None or not col.is_auth or col.id != claims["collectionId"]:
             return None
-        raw = await self.store.load_raw(col, claims["id"])
+        raw = await self._load(col, claims["id"])
         if raw is None:
             return None
         try:
@@ -74,6 +80,16 @@ class AuthService:
         except tokens.TokenError:
             return None
         return col, raw, verified
+
+    async def _load(self, col: Collection, record_id: str) -> dict[str, Any] | None:
+        cached = self._records.get(col.id, record_id)
+        if cached is not None:
+            return cached
+        generation = self._records.generation
+        raw = await self.store.load_raw(col, record_id)
+        if raw is not None:
+            self._records.put(col.id, record_id, raw, generation)
+        return raw
 
     async def resolve(self, header: str | None) -> tuple[Auth, dict[str, Any]] | None:
         if not header:
@@ -132,3 +148,40 @@ class AuthService:
 DUMMY_HASH = (
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Hv5FtB4mFZq7Bl9G0k6w3bX5oYhN0S0cYt1rVh4B6Ks"
 )
+
+
+class AuthRecordCache:
+    """Auth records by (collection id, record id), so a token check needs no database read.
+
+    Any committed change to an auth collection's table clears the cache before that write is
+    acknowledged (a commit hook), and a load that raced a change is not stored (the generation
+    moved), so a rotated tokenKey revokes old tokens at once.
+    """
+
+    MAX = 10_000
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.generation = 0
+
+    def get(self, collection_id: str, record_id: str) -> dict[str, Any] | None:
+        return self._items.get((collection_id, record_id))
+
+    def put(self, collection_id: str, record_id: str, raw: dict[str, Any], generation: int) -> None:
+        if generation != self.generation:
+            return
+        if len(self._items) >= self.MAX:
+            self._items.clear()
+        self._items[(collection_id, record_id)] = raw
+
+    def on_commit(self, change: Change) -> None:
+        if change.tags.get("collections_changed") or self._touches_auth_table(change.changeset):
+            self.generation += 1
+            self._items.clear()
+
+    def _touches_auth_table(self, changeset: bytes) -> bool:
+        if not changeset:
+            return False
+        watched = {c.name for c in self._registry.all() if c.is_auth} | {"_collections"}
+        return any(t.name in watched for t in apsw.Changeset.iter(changeset))

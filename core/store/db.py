@@ -4,7 +4,7 @@ The event loop never touches SQLite. Every write is a function run inside one tr
 writer connection with an APSW session attached; the session's changeset (before-images
 included) is what the rest of the system sees. This is the seam for `--ha`: replacing
 "commit locally" with "publish the changeset to the changelog, then apply it in log order"
-changes only `Database._run_write`.
+changes only the write path (`Database._run_group`).
 """
 
 from __future__ import annotations
@@ -61,6 +61,45 @@ class WriteContext:
 
 ConnectionInit = Callable[[apsw.Connection], None]
 
+# most writes one group commit may carry; bounds the latency a write can add to others
+MAX_GROUP = 64
+
+
+@dataclass
+class _Job:
+    fn: Callable[[WriteContext], Any]
+    loop: asyncio.AbstractEventLoop | None = None
+    afut: asyncio.Future[Any] | None = None
+    cfut: Future[Any] | None = None
+
+
+@dataclass
+class _Outcome:
+    job: _Job
+    result: Any
+    error: BaseException | None
+    ctx: WriteContext
+    changeset: bytes
+
+
+def _undo(ctx: WriteContext) -> None:
+    for undo in ctx.on_rollback:
+        try:
+            undo()
+        except Exception:
+            log.exception("rollback callback failed")
+
+
+def _resolve_all(items: list[_Outcome]) -> None:
+    for o in items:
+        fut = o.job.afut
+        if fut is None or fut.done():
+            continue  # the awaiting request was cancelled (client went away)
+        if o.error is None:
+            fut.set_result(o.result)
+        else:
+            fut.set_exception(o.error)
+
 
 def open_connection(path: Path | str, init: ConnectionInit | None = None) -> apsw.Connection:
     conn = apsw.Connection(str(path))
@@ -77,13 +116,17 @@ class Database:
         self.path = path
         self._init = init
         self._readers = readers
-        self._queue: queue.Queue[tuple[Callable[[WriteContext], Any], Future[Any]] | None] = queue.Queue()
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._write_conn: apsw.Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_conns: list[apsw.Connection] = []
         self._reader_lock = threading.Lock()
+        # after every commit, before any write of the group is acknowledged: cache invalidation
+        # (fast, synchronous; a request that got its answer must never see stale state)
+        self.commit_hooks: list[Callable[[Change], None]] = []
+        # after the acknowledgements: realtime and anything else that may take longer
         self.listeners: list[Callable[[Change], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -119,60 +162,116 @@ class Database:
             item = self._queue.get()
             if item is None:
                 return
-            fn, fut = item
-            if not fut.set_running_or_notify_cancel():
-                continue
-            try:
-                result, change = self._run_write(fn)
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting caller
-                fut.set_exception(exc)
-                continue
-            fut.set_result(result)
-            if change is not None:
-                for listener in list(self.listeners):
-                    try:
-                        listener(change)
-                    except Exception:  # a broken listener must not break the write path
-                        log.exception("change listener failed")
+            batch = [item]
+            stop = False
+            # group commit: whatever queued up while the last group ran shares one transaction,
+            # so concurrent writers pay for one COMMIT and one wake-up of the event loop
+            while len(batch) < MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._run_group(batch)
+            if stop:
+                return
 
-    def _run_write(self, fn: Callable[[WriteContext], T]) -> tuple[T, Change | None]:
+    def _run_group(self, batch: list[_Job]) -> None:
         conn = self._write_conn
         assert conn is not None
+        outcomes: list[_Outcome] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                outcomes.append(self._run_one(conn, job))
+                if conn.getautocommit():
+                    # SQLite aborted the whole transaction (I/O error, disk full): nothing of
+                    # this group is durable, so nothing of it may be acknowledged
+                    raise outcomes[-1].error or apsw.Error("transaction aborted")
+            conn.execute("COMMIT")
+        except BaseException as exc:  # noqa: BLE001 - every job of the group gets the error
+            if not conn.getautocommit():
+                with contextlib.suppress(apsw.Error):
+                    conn.execute("ROLLBACK")
+            done = {id(o.job) for o in outcomes}
+            for o in outcomes:
+                if o.error is None:
+                    _undo(o.ctx)
+                    o.error, o.result = exc, None
+            outcomes += [
+                _Outcome(job, None, exc, WriteContext(conn), b"") for job in batch if id(job) not in done
+            ]
+        self._deliver(outcomes)
+
+    def _run_one(self, conn: apsw.Connection, job: _Job) -> _Outcome:
         ctx = WriteContext(conn)
         session = apsw.Session(conn, "main")
         session.attach()
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("SAVEPOINT write")
         try:
-            result = fn(ctx)
+            result = job.fn(ctx)
             changeset = session.changeset()
-            conn.execute("COMMIT")
-        except BaseException:
+            conn.execute("RELEASE write")
+            return _Outcome(job, result, None, ctx, changeset)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting caller
             if not conn.getautocommit():
-                conn.execute("ROLLBACK")
-            for undo in ctx.on_rollback:
-                try:
-                    undo()
-                except Exception:
-                    log.exception("rollback callback failed")
-            raise
+                conn.execute("ROLLBACK TO write")
+                conn.execute("RELEASE write")
+            _undo(ctx)
+            return _Outcome(job, None, exc, ctx, b"")
         finally:
             session.close()
-        for callback in ctx.after_commit:
-            try:
-                callback()
-            except Exception:
-                log.exception("after-commit callback failed")
-        change = Change(changeset, ctx.tags) if changeset or ctx.tags else None
-        return result, change
+
+    def _deliver(self, outcomes: list[_Outcome]) -> None:
+        changes = [
+            Change(o.changeset, o.ctx.tags)
+            for o in outcomes
+            if o.error is None and (o.changeset or o.ctx.tags)
+        ]
+        for change in changes:
+            for hook in list(self.commit_hooks):
+                try:
+                    hook(change)
+                except Exception:
+                    log.exception("commit hook failed")
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for o in outcomes:
+            if o.error is None:
+                for callback in o.ctx.after_commit:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("after-commit callback failed")
+            if o.job.loop is not None:
+                by_loop.setdefault(o.job.loop, []).append(o)
+            elif o.job.cfut is not None:
+                if o.error is None:
+                    o.job.cfut.set_result(o.result)
+                else:
+                    o.job.cfut.set_exception(o.error)
+        for loop, items in by_loop.items():
+            # one wake-up per group and loop, not one per write
+            with contextlib.suppress(RuntimeError):  # the loop closed while we wrote
+                loop.call_soon_threadsafe(_resolve_all, items)
+        for change in changes:
+            for listener in list(self.listeners):
+                try:
+                    listener(change)
+                except Exception:  # a broken listener must not break the write path
+                    log.exception("change listener failed")
 
     async def write(self, fn: Callable[[WriteContext], T]) -> T:
-        fut: Future[T] = Future()
-        self._queue.put((fn, fut))
-        return await asyncio.wrap_future(fut)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(fn, loop=loop, afut=fut))
+        return await fut
 
     def write_sync(self, fn: Callable[[WriteContext], T]) -> T:
         fut: Future[T] = Future()
-        self._queue.put((fn, fut))
+        self._queue.put(_Job(fn, cfut=fut))
         return fut.result()
 
     # -- reads -----------------------------------------------------------------------------

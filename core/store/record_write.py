@@ -41,6 +41,8 @@ class WriteResult:
     raw: dict[str, Any]
     # filenames the write made unreachable: removed from storage once the commit is durable
     removed_files: list[str] = field(default_factory=list)
+    # the record as the caller sees it, built inside the write transaction when asked for
+    presented: dict[str, Any] | None = None
 
 
 class RecordWriter:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from core.store import collections as colmod
 from core.store import ddl
 from core.store.db import Database, WriteContext
 from core.store.files import FileStorage
-from core.store.record_query import ListParams, list_records, load_raw, view_record
+from core.store.record_query import ListParams, list_records, load_raw, present, view_record
+from core.store.record_view import FieldsSpec
 from core.store.record_write import RecordWriter, WriteResult
 from core.store.request import RequestContext
 from core.store.schema import AUTH_OPTION_KEYS, RULE_NAMES, Collection, Field, merge_option
@@ -244,17 +246,41 @@ class Store:
             lambda conn: view_record(conn, col, record_id, req, self.find, expand, fields)
         )
 
-    async def create_record(self, col: Collection, body: dict[str, Any], req: RequestContext) -> WriteResult:
+    async def create_record(
+        self, col: Collection, body: dict[str, Any], req: RequestContext, view: RecordView | None = None
+    ) -> WriteResult:
         return await self.db.write(
-            lambda ctx: RecordWriter(ctx, self.registry, self.storage, req).create(col, body)
+            lambda ctx: self._presented(
+                ctx, RecordWriter(ctx, self.registry, self.storage, req).create(col, body), req, view
+            )
         )
 
     async def update_record(
-        self, col: Collection, record_id: str, body: dict[str, Any], req: RequestContext
+        self,
+        col: Collection,
+        record_id: str,
+        body: dict[str, Any],
+        req: RequestContext,
+        view: RecordView | None = None,
     ) -> WriteResult:
         return await self.db.write(
-            lambda ctx: RecordWriter(ctx, self.registry, self.storage, req).update(col, record_id, body)
+            lambda ctx: self._presented(
+                ctx,
+                RecordWriter(ctx, self.registry, self.storage, req).update(col, record_id, body),
+                req,
+                view,
+            )
         )
+
+    def _presented(
+        self, ctx: WriteContext, result: WriteResult, req: RequestContext, view: RecordView | None
+    ) -> WriteResult:
+        # serializing on the writer's connection, inside the transaction, saves a reader round trip
+        if view is not None:
+            result.presented = present(
+                ctx.conn, result.collection, [result.raw], req, self.find, view.expand, view.fields
+            )[0]
+        return result
 
     async def delete_record(self, col: Collection, record_id: str, req: RequestContext) -> WriteResult:
         return await self.db.write(
@@ -263,6 +289,14 @@ class Store:
 
     async def load_raw(self, col: Collection, record_id: str) -> dict[str, Any] | None:
         return await self.db.read(lambda conn: load_raw(conn, col, record_id))
+
+
+@dataclass
+class RecordView:
+    """How the caller wants a written record back: `?expand=` and a parsed `?fields=`."""
+
+    expand: str = ""
+    fields: FieldsSpec | None = None
 
 
 def _mentions(query: str, name: str) -> bool:

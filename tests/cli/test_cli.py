@@ -11,6 +11,15 @@ import httpx
 
 from tests.servers import REPO_ROOT, ServerProcess, free_port
 
+NATS_ARGS = [
+    "--nats-port",
+    str(free_port()),
+    "--nats-leaf-port",
+    str(free_port()),
+    "--nats-monitor-port",
+    "0",
+]
+
 
 def core(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
@@ -59,7 +68,7 @@ def test_superuser_lifecycle_then_login(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORE_POCKETBASE_ADMIN")}
     env["PYTHONPATH"] = str(REPO_ROOT)
-    argv = [sys.executable, "-m", "core", "serve", "--http", f"127.0.0.1:{port}", "--dir", data]
+    argv = [sys.executable, "-m", "core", "serve", "--http", f"127.0.0.1:{port}", "--dir", data, *NATS_ARGS]
     with ServerProcess("core", argv, tmp_path / "data", port, env=env, cwd=tmp_path).start() as server:
         ok = httpx.post(
             f"{server.url}/api/collections/_superusers/auth-with-password",
@@ -83,6 +92,7 @@ def test_serve_without_superuser_prints_hint_and_env_file_is_read(tmp_path: Path
         "-m",
         "core",
         "serve",
+        *NATS_ARGS,
         "--http",
         f"127.0.0.1:{port}",
         "--dir",
@@ -111,3 +121,6 @@ def test_bad_flag_value_is_one_clear_line(tmp_path: Path) -> None:
     out = core("serve", "--http", "127.0.0.1:notaport", "--dir", str(tmp_path / "d"), cwd=tmp_path)
     assert out.returncode == 2
     assert "--http" in out.stderr and "Traceback" not in out.stderr
+    nats = core("serve", "--nats-port", "99999", "--dir", str(tmp_path / "d"), cwd=tmp_path)
+    assert nats.returncode == 2
+    assert "--nats-port" in nats.stderr and "Traceback" not in nats.stderr

@@ -7,6 +7,8 @@ key, `apply_modifier(field, current, "autogenerate", prefix)` (prefix + a genera
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Any
 
 from core.store.fields.base import (
@@ -72,7 +74,46 @@ def generate_from_pattern(pattern: str) -> str:
     Mirrors PocketBase's generator, quirks included: `x{1,3}` yields 1 or 2 repeats, `x?` none.
     Raises ValueError for patterns it cannot generate from (anchors, word boundaries).
     """
+    simple = _simple_pattern(pattern)
+    if simple is not None:
+        return _random_string(*simple)
     return random_from_pattern(pattern)
+
+
+def _random_string(alphabet: str, count: int) -> str:
+    # unbiased: random bytes past the largest multiple of len(alphabet) are thrown away
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    out: list[str] = []
+    while len(out) < count:
+        out.extend(alphabet[b % size] for b in secrets.token_bytes(count * 2) if b < limit)
+    return "".join(out[:count])
+
+
+_SIMPLE_RE = re.compile(r"^\[((?:[a-zA-Z0-9]-[a-zA-Z0-9]|[a-zA-Z0-9_])+)\]\{(\d{1,3})\}$")
+_simple_cache: dict[str, tuple[str, int] | None] = {}
+
+
+def _simple_pattern(pattern: str) -> tuple[str, int] | None:
+    """`[a-z0-9]{15}`-style patterns (every id and tokenKey) skip the general generator: it is
+    the hottest path of a create, and a class repeated N times needs no regex walk."""
+    if pattern in _simple_cache:
+        return _simple_cache[pattern]
+    result = None
+    m = _SIMPLE_RE.match(pattern)
+    if m:
+        body, chars = m.group(1), []
+        i = 0
+        while i < len(body):
+            if i + 2 < len(body) and body[i + 1] == "-":
+                chars += [chr(c) for c in range(ord(body[i]), ord(body[i + 2]) + 1)]
+                i += 3
+            else:
+                chars.append(body[i])
+                i += 1
+        result = ("".join(sorted(set(chars))), int(m.group(2)))
+    _simple_cache[pattern] = result
+    return result
 
 
 def autogenerate(field: Field, value: Any, is_new: bool) -> Any:

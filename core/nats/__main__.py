@@ -1,0 +1,3 @@
+from core.nats.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""nats-py connections as core makes them: bounded first connect, endless reconnects, quiet logs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import nats
+from nats.aio.client import Client
+
+from core.nats.errors import NatsConfigError
+
+log = logging.getLogger("core.nats")
+
+CLAIMS_UPDATE = "$SYS.REQ.CLAIMS.UPDATE"
+
+
+async def reachable(url: str, timeout: float) -> str | None:
+    """None if a TCP connection to the URL's host:port opens, else why not."""
+    parts = urlsplit(url)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, parts.port), timeout)
+    except TimeoutError:
+        return f"no answer within {timeout:.0f}s"
+    except ConnectionRefusedError:
+        return "connection refused"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return None
+
+
+async def connect(url: str, creds_file: Path, *, name: str, source: str, timeout: float = 10.0) -> Client:
+    """A nats-py connection that reconnects forever once it is up; the first connect is bounded."""
+    first = url.split(",")[0]
+    problem = await reachable(first, min(timeout, 3.0))
+    if problem:
+        raise NatsConfigError(f"{source}: cannot reach {first} ({problem})")
+
+    nc = Client()
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("NATS connection: %s", exc or type(exc).__name__)
+
+    async def on_disconnect() -> None:
+        if not (nc.is_closed or nc.is_draining):  # not when core closes it on purpose
+            log.info("NATS connection lost; reconnecting")
+
+    async def on_reconnect() -> None:
+        log.info("NATS connection restored")
+
+    try:
+        await asyncio.wait_for(
+            nc.connect(
+                servers=url.split(","),
+                user_credentials=str(creds_file),
+                name=name,
+                connect_timeout=2,
+                reconnect_time_wait=0.5,  # type: ignore[arg-type]  # a float works; the hint is too narrow
+                max_reconnect_attempts=-1,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            ),
+            timeout,
+        )
+    except TimeoutError:
+        await nc.close()
+        raise NatsConfigError(
+            f"{source}: {first} did not accept core's credentials within {timeout:.0f}s"
+        ) from None
+    except nats.errors.Error as exc:
+        await nc.close()
+        raise NatsConfigError(f"{source}: {first} refused core: {exc}") from None
+    return nc
+
+
+async def push_claims(nc: Client, account_jwt: str, *, wait: float = 0.5) -> list[dict[str, Any]]:
+    """Send an account JWT to every full resolver that hears `$SYS.REQ.CLAIMS.UPDATE`; their replies.
+
+    A plain request would return the first reply only; collecting them all tells how many servers
+    stored the account. `nc` must belong to a system-account user.
+    """
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    replies: list[dict[str, Any]] = []
+    try:
+        await nc.publish(CLAIMS_UPDATE, account_jwt.encode(), reply=inbox)
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await sub.next_msg(timeout=left)
+            except nats.errors.TimeoutError:
+                break
+            with contextlib.suppress(ValueError):
+                replies.append(json.loads(msg.data))
+    finally:
+        await sub.unsubscribe()
+    return replies

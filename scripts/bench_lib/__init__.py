@@ -1,0 +1,1 @@
+"""Pieces of scripts/bench: seeding, workloads, load generators (wrk or Python), CPU accounting."""
