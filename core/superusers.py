@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.errors import ApiError
 from core.store.db import WriteContext
 from core.store.ddl import quote
+from core.store.record_query import scalar
 from core.store.record_write import RecordWriter
 from core.store.request import Auth, RequestContext
 from core.store.store import Store
@@ -76,8 +77,4 @@ def delete(store: Store, email: str) -> None:
 
 
 def count(store: Store) -> int:
-    return int(
-        store.db.read_sync(
-            lambda conn: conn.execute(f"SELECT COUNT(*) FROM {quote(SUPERUSERS)}").fetchone()[0]
-        )
-    )
+    return int(store.db.read_sync(lambda conn: scalar(conn, f"SELECT COUNT(*) FROM {quote(SUPERUSERS)}")))

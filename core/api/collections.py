@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post, put
@@ -31,7 +32,7 @@ async def list_collections(request: Request[Any, Any, Any]) -> Response[bytes]:
         name = key.lstrip("+-")
         if name not in ("id", "name", "type", "created", "updated", "system"):
             raise ApiError(400)
-        items.sort(key=lambda c, n=name: str(c.get(n)), reverse=desc)
+        items.sort(key=partial(_sort_key, name), reverse=desc)
     try:
         page = max(int(q.get("page", 1) or 1), 1)
         per_page = int(q.get("perPage", 30) or 30)
@@ -50,6 +51,10 @@ async def list_collections(request: Request[Any, Any, Any]) -> Response[bytes]:
             "totalPages": -1 if skip else (total + per_page - 1) // per_page,
         }
     )
+
+
+def _sort_key(name: str, item: dict[str, Any]) -> str:
+    return str(item.get(name))
 
 
 def _simple_filter(items: list[dict[str, Any]], flt: str) -> list[dict[str, Any]]:

@@ -288,7 +288,8 @@ class Database:
         conn = self._reader()
         # one read transaction, so a function that runs several queries sees one snapshot
         with conn:
-            return fn(conn)
+            result = fn(conn)
+        return result
 
     async def read(self, fn: Callable[[apsw.Connection], T]) -> T:
         assert self._pool is not None, "database is not open"

@@ -92,7 +92,7 @@ def drop_indexes(conn: apsw.Connection, table: str) -> None:
         "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL", (table,)
     ).fetchall()
     for (name,) in rows:
-        conn.execute(f"DROP INDEX IF EXISTS {quote(name)}")
+        conn.execute(f"DROP INDEX IF EXISTS {quote(str(name))}")
 
 
 def create_indexes(conn: apsw.Connection, col: Collection) -> None:

@@ -102,7 +102,7 @@ def list_records(
     if params.skip_total:
         total, pages = -1, -1
     else:
-        total = conn.execute(f"SELECT COUNT(*) FROM {table}{where_sql}", args).fetchone()[0]
+        total = scalar(conn, f"SELECT COUNT(*) FROM {table}{where_sql}", args)
         pages = math.ceil(total / params.per_page) if total else 0
     items = present(conn, col, rows, req, find, params.expand, fields_spec)
     return {
@@ -135,6 +135,11 @@ def view_record(
     if not rows:
         raise ApiError(404)
     return present(conn, col, rows, req, find, expand, FieldsSpec.parse(fields))[0]
+
+
+def scalar(conn: apsw.Connection, sql: str, args: Any = ()) -> Any:
+    row = conn.execute(sql, args).fetchone()
+    return row[0] if row else None
 
 
 def load_raw(conn: apsw.Connection, col: Collection, record_id: str) -> dict[str, Any] | None:
