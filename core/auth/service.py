@@ -1,21 +1,38 @@
-"""Record authentication: resolving a request's token, password login, token issuing."""
+"""Record authentication: resolving a request's token, password login, token issuing.
+
+The AuthService also owns the process-wide auth state the flows share: the mailer, the rate
+limiters and the resend cooldowns (in memory, as in PocketBase).
+"""
 
 from __future__ import annotations
 
+import secrets
+import string
 from typing import Any
 
 import apsw
 
 from core.auth import tokens
+from core.auth.mailer import Mailer
+from core.auth.mails import RecordMails
 from core.auth.passwords import verify_password
+from core.auth.ratelimit import Cooldowns, RateLimiters
 from core.errors import ApiError
 from core.store.collections import Registry
 from core.store.db import Change
 from core.store.ddl import quote
+from core.store.filter import FilterError, compile_filter
 from core.store.record_view import fetch_dicts
-from core.store.request import Auth
+from core.store.request import SUPERUSERS, Auth, RequestContext
+from core.store.rules import filter_context, record_matches
 from core.store.schema import TOKEN_CONFIG_KEYS, Collection
 from core.store.store import Store
+
+_RANDOM_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_string(length: int) -> str:
+    return "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(length))
 
 
 def token_config(col: Collection, token_type: str) -> dict[str, Any]:
@@ -34,8 +51,55 @@ def token_key(col: Collection, raw: dict[str, Any], token_type: str) -> str:
 class AuthService:
     def __init__(self, store: Store):
         self.store = store
+        self.mailer = Mailer(store.settings.get)
+        self.mails = RecordMails(self, self.mailer)
+        self.limiters = RateLimiters()
+        self.cooldowns = Cooldowns()
         self._records = AuthRecordCache(store.registry)
         store.db.commit_hooks.append(self._records.on_commit)
+
+    def system_context(self, context: str = "default") -> RequestContext:
+        """A superuser request context for the flows' own writes (rules do not apply to them)."""
+        su = self.store.find(SUPERUSERS)
+        assert su is not None
+        return RequestContext(auth=Auth(record={"id": ""}, collection=su), context=context)
+
+    async def find_by_email(self, col: Collection, email: str) -> dict[str, Any] | None:
+        if not email:
+            return None
+
+        def q(conn: Any) -> dict[str, Any] | None:
+            rows = fetch_dicts(
+                conn, f"SELECT * FROM {quote(col.name)} WHERE `email` = ? COLLATE NOCASE LIMIT 1", (email,)
+            )
+            return rows[0] if rows else None
+
+        return await self.store.db.read(q)
+
+    async def rule_allows(
+        self, col: Collection, record_id: str, rule: str | None, req: RequestContext
+    ) -> bool:
+        """PocketBase's CanAccessRecord: null = superusers only, "" = everyone, else the filter must match."""
+        if req.is_superuser:
+            return True
+        if rule is None:
+            return False
+        if rule.strip() == "":
+            return True
+        try:
+            sql = compile_filter(rule, filter_context(col, req, self.store.find))
+        except FilterError:
+            return False  # a rule that no longer compiles denies, it never opens
+        return await self.store.db.read(lambda conn: record_matches(conn, col, record_id, sql))
+
+    async def record_for_token(
+        self, col: Collection, token: str, token_type: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(stored record, claims) when `token` is a valid `token_type` token of a record of `col`."""
+        found = await self.verify(token, token_type)
+        if found is None or found[0].id != col.id:
+            return None
+        return found[1], found[2]
 
     def issue(
         self,

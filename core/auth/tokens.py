@@ -46,7 +46,8 @@ def issue(
     }
     if extra:
         claims.update(extra)
-    return jwt.encode(claims, key, algorithm="HS256")
+    # claims in key order, as Go marshals a map (PocketBase's tokens look the same)
+    return jwt.encode(dict(sorted(claims.items())), key, algorithm="HS256")
 
 
 def unverified_claims(token: str) -> dict[str, Any]:

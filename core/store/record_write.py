@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import apsw
@@ -33,6 +34,8 @@ Finder = Callable[[str], Collection | None]
 
 AUTH_SPECIAL_KEYS = ("passwordConfirm", "oldPassword")
 META_KEYS = ("collectionId", "collectionName", "expand")
+# system collections pointing at an auth record (collectionRef + recordRef): they go with it
+AUTH_REF_TABLES = ("_mfas", "_otps", "_externalAuths", "_authOrigins")
 
 
 @dataclass
@@ -124,9 +127,7 @@ class RecordWriter:
                 if isinstance(item, UploadedFile):
                     name = item.name or stored_name(item.filename, item.data)
                     self.storage.save(col.id, record_id, name, item.data)
-                    self.ctx.on_rollback.append(
-                        lambda c=col.id, r=record_id, n=name: self.storage.delete(c, r, n)
-                    )
+                    self.ctx.on_rollback.append(partial(self.storage.delete, col.id, record_id, name))
                     names.append(name)
                 else:
                     names.append(str(item))
@@ -260,7 +261,9 @@ class RecordWriter:
         if raw_old is None:
             raise ApiError(404)
         old = normalized(col, raw_old)
-        old["password"] = raw_old.get("password", "") if col.is_auth else old.get("password")
+        for f in col.fields:
+            if f.type == "password":  # keep stored hashes (the API value is always "")
+                old[f.name] = raw_old.get(f.name, "")
         values = dict(old)
         errors: dict[str, Any] = {}
         clean = {k: v for k, v in body.items() if k not in META_KEYS and k != "id"}
@@ -272,8 +275,12 @@ class RecordWriter:
         if not record_matches(self.conn, col, record_id, rule):
             raise ApiError(404)
         self._fill_generated(col, values, is_new=False)
-        if col.is_auth and "password" in clean and "password" not in errors:
+        password_changed = col.is_auth and "password" in clean and "password" not in errors
+        if password_changed:
             self._check_password_confirm(clean, errors, required=False)
+            values["tokenKey"] = generate_from_pattern("[a-zA-Z0-9]{50}")
+        elif col.is_auth and "tokenKey" not in clean and values.get("email") != old.get("email"):
+            # tokens were issued for the old address: a new one revokes them (PocketBase)
             values["tokenKey"] = generate_from_pattern("[a-zA-Z0-9]{50}")
         self._validate(col, values, old, errors)
         if col.is_auth:
@@ -288,6 +295,9 @@ class RecordWriter:
         except apsw.ConstraintError as e:
             raise ApiError(400, "Failed to update record.", self._unique_errors(col, e))
         new_id = str(values.get("id") or record_id)
+        if password_changed:
+            # a new password also ends pending MFA sessions and forgets the known login origins
+            self._delete_auth_refs(col.id, record_id, ("_mfas", "_authOrigins"))
         raw = load_raw(self.conn, col, new_id)
         assert raw is not None
         self.ctx.tags.setdefault("records", []).append(("update", col.id, new_id))
@@ -367,6 +377,8 @@ class RecordWriter:
                     f"UPDATE {quote(other.name)} SET {column} = ? WHERE `id` = ?", (stored, ref["id"])
                 )
         self.conn.execute(f"DELETE FROM {quote(col.name)} WHERE `id` = ?", (record_id,))
+        if col.is_auth:
+            self._delete_auth_refs(col.id, record_id, AUTH_REF_TABLES)
         files = [
             n
             for f in col.fields
@@ -376,6 +388,13 @@ class RecordWriter:
             )
         ]
         self._schedule_file_removal(col.id, record_id, files, whole_record=True)
+
+    def _delete_auth_refs(self, collection_id: str, record_id: str, tables: tuple[str, ...]) -> None:
+        for table in tables:
+            self.conn.execute(
+                f"DELETE FROM {quote(table)} WHERE `collectionRef` = ? AND `recordRef` = ?",
+                (collection_id, record_id),
+            )
 
     def _references_to(self, col: Collection) -> list[tuple[Collection, Field]]:
         return [

@@ -17,8 +17,8 @@ SCENARIOS = [
         contains=[
             '"password":{"enabled":true,"identityFields":["email"]}',
             '"oauth2":{"enabled":false,"providers":[]}',
-            '"mfa":{"enabled":false,"duration":600}',
-            '"otp":{"enabled":false,"duration":180}',
+            '"mfa":{"enabled":false,"duration":0}',
+            '"otp":{"enabled":false,"duration":0}',
         ],
     ),
     Scenario(
