@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 from typing import Any
 
 import apsw
@@ -129,6 +130,12 @@ class AuthService:
         """The (collection, stored record, claims) a valid token stands for; None otherwise."""
         if not token:
             return None
+        hit = self._records.get_token(token, token_type)
+        if hit is not None:
+            if int(hit[2].get("exp", 0)) > time.time():
+                return hit
+            return None
+        generation = self._records.generation
         try:
             claims = tokens.unverified_claims(token)
         except tokens.TokenError:
@@ -143,7 +150,9 @@ class AuthService:
             verified = tokens.verify(token, token_key(col, raw, token_type), token_type)
         except tokens.TokenError:
             return None
-        return col, raw, verified
+        result = (col, raw, verified)
+        self._records.put_token(token, token_type, result, generation)
+        return result
 
     async def _load(self, col: Collection, record_id: str) -> dict[str, Any] | None:
         cached = self._records.get(col.id, record_id)
@@ -227,7 +236,27 @@ class AuthRecordCache:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
+        # verified tokens: a signature check costs more than the rest of a small request
+        self._tokens: dict[tuple[str, str], tuple[Collection, dict[str, Any], dict[str, Any]]] = {}
         self.generation = 0
+
+    def get_token(
+        self, token: str, token_type: str
+    ) -> tuple[Collection, dict[str, Any], dict[str, Any]] | None:
+        return self._tokens.get((token, token_type))
+
+    def put_token(
+        self,
+        token: str,
+        token_type: str,
+        value: tuple[Collection, dict[str, Any], dict[str, Any]],
+        generation: int,
+    ) -> None:
+        if generation != self.generation:
+            return
+        if len(self._tokens) >= self.MAX:
+            self._tokens.clear()
+        self._tokens[(token, token_type)] = value
 
     def get(self, collection_id: str, record_id: str) -> dict[str, Any] | None:
         return self._items.get((collection_id, record_id))
@@ -243,6 +272,7 @@ class AuthRecordCache:
         if change.tags.get("collections_changed") or self._touches_auth_table(change.changeset):
             self.generation += 1
             self._items.clear()
+            self._tokens.clear()
 
     def _touches_auth_table(self, changeset: bytes) -> bool:
         if not changeset:
