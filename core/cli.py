@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from core import __version__
+from core.backups import cli as backups_cli
 from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
 from core.nats import cli as nats_cli
 from core.nats.errors import NatsError
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("password")
         p.add_argument("--dir", default=None, help=f"data directory (default {DEFAULT_DIR})")
         p.set_defaults(func=cmd_superuser)
+
+    backups_cli.register(sub)
 
     version = sub.add_parser("version", help="print the versions of core, nats-server and SQLite")
     version.set_defaults(func=cmd_version)

@@ -102,7 +102,7 @@ def _uvicorn(asgi: Any, settings: Settings) -> tuple[asyncio.Future[Any], Any]:
             return contextlib.nullcontext()
 
     config = uvicorn.Config(
-        asgi, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="off"
+        asgi, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
     )
     server = Server(config)
 

@@ -12,6 +12,7 @@ from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException
 
+from core.api._request_log import RequestLogMiddleware
 from core.api.common import json_response
 from core.app import App
 from core.errors import DEFAULT_MESSAGES, ApiError
@@ -89,4 +90,6 @@ def build_asgi(app: App) -> Litestar:
         logging_config=None,
     )
     asgi.state.core = app
+    # around the whole app, so requests no route matched (404/405) are logged too
+    asgi.asgi_handler = RequestLogMiddleware(asgi.asgi_handler)
     return asgi

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from core.api.common import current_auth, json_response
+from core.api.common import core_app, current_auth, json_response
 
 
 @get("/api/health")
@@ -15,12 +15,17 @@ async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
     auth = await current_auth(request)
     if auth is not None and auth.is_superuser:
         data = {
-            "canBackup": True,
+            "canBackup": _can_backup(request),
             "realIP": request.client.host if request.client else "",
             "possibleProxyHeader": "",
         }
     # the one endpoint whose envelope says `code`, not `status` (PocketBase does the same)
     return json_response({"message": "API is healthy.", "code": 200, "data": data})
+
+
+def _can_backup(request: Request[Any, Any, Any]) -> bool:
+    backups = core_app(request).services.get("backups")
+    return backups is not None and backups.active is None
 
 
 routes = [health]

@@ -1,0 +1,121 @@
+"""The ASGI middleware that records every request in the logs (PocketBase's activity logger).
+
+It only measures and copies a few request attributes; the entry goes to the logs service's
+in-memory buffer and is written later by its flusher thread, so a request never waits on the
+logs database. Error responses are small JSON documents: their `message`/`data` become the
+entry's `error`/`details`. Successful `/api/logs` reads are not logged (PocketBase skips them too).
+
+Safe to install twice (route middleware and around the whole app): the first one wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.logs.entry import build_entry
+
+log = logging.getLogger("core.logs")
+
+MAX_ERROR_BODY = 64 * 1024
+STATE_KEY = "_pb_request_logged"
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        if scope["type"] != "http" or state.get(STATE_KEY):
+            await self.app(scope, receive, send)
+            return
+        state[STATE_KEY] = True
+        started = time.perf_counter()
+        status = 0
+        body = bytearray()
+        capture = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, capture
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                content_type = _header(message.get("headers") or [], b"content-type")
+                capture = status >= 400 and content_type.startswith("application/json")
+            elif message["type"] == "http.response.body" and capture and len(body) < MAX_ERROR_BODY:
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            exec_ms = (time.perf_counter() - started) * 1000
+            try:
+                await self._record(scope, status or 500, exec_ms, bytes(body))
+            except Exception:  # logging must never break a request
+                log.exception("failed to record a request log")
+
+    async def _record(self, scope: Scope, status: int, exec_ms: float, body: bytes) -> None:
+        path: str = scope.get("path", "")
+        if status < 400 and (path == "/api/logs" or path.startswith("/api/logs/")):
+            return
+        core = getattr(getattr(scope.get("app"), "state", None), "core", None)
+        if core is None:
+            return
+        logs = core.services.get("logs")
+        if logs is None:
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        collection, record_id = await _auth_of(core, scope, headers)
+        client = scope.get("client")
+        # the path as sent (still %-escaped, like Go's RequestURI()); some servers leave the
+        # query string in raw_path, so cut it: the query is added back redacted
+        raw_path = scope.get("raw_path") or b""
+        sent_path = raw_path.split(b"?", 1)[0].decode("latin-1") or path
+        entry = build_entry(
+            method=str(scope.get("method", "")),
+            path=sent_path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            status=status,
+            exec_ms=exec_ms,
+            headers=headers,
+            remote_ip=client[0] if client else "",
+            auth_collection=collection,
+            auth_id=record_id,
+            error=_error_of(body) if status >= 400 else None,
+            settings=core.store.settings.get(),
+        )
+        logs.add(entry)
+
+
+def _header(headers: Any, name: bytes) -> str:
+    for key, value in headers:
+        if key.lower() == name:
+            return str(value.decode("latin-1")).lower()
+    return ""
+
+
+async def _auth_of(core: Any, scope: Scope, headers: dict[str, str]) -> tuple[str, str]:
+    """The auth record of the request: the one the handler resolved, else resolve it now."""
+    state = scope.get("state", {})
+    auth = state.get("pb_auth", ...)
+    if auth is ...:
+        auth = None
+        if headers.get("authorization"):
+            resolved = await core.auth.resolve(headers["authorization"])
+            auth = resolved[0] if resolved else None
+    if auth is None:
+        return "", ""
+    return str(auth.collection.name), str(auth.record.get("id", ""))
+
+
+def _error_of(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

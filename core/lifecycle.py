@@ -1,0 +1,155 @@
+"""Swapping the data under a running app (a backup restore) without a request seeing it half done.
+
+PocketBase restores by replacing the data dir and restarting the process. Here the process
+stays up and the App's databases are reopened in place, so the lifecycle needs one guarantee:
+no request (and no cron job) runs while the files move. Every request and job holds a lease
+from the `RequestGate`; `Lifecycle.reopen` closes the gate (new requests wait at the door),
+waits for the leases in flight to end, closes the databases, runs the swap, reopens, and opens
+the gate again. Long-lived streams (realtime SSE) hold no lease; `after_reopen` hooks let their
+owners drop such clients, as a restart would. The store's commit hooks and listeners also
+get one change tagged `data_replaced` (with `collections_changed` and `settings_changed`), so
+caches built on the old data start over.
+
+    lifecycle = lifecycle_of(app)
+    lifecycle.after_reopen.append(broker.disconnect_all)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from core.app import App
+from core.store.db import Change
+
+log = logging.getLogger("core.lifecycle")
+
+SERVICE = "lifecycle"
+DRAIN_TIMEOUT = 30.0
+# the tags of the synthetic change announced after a reopen: every cache keyed on the data
+# (auth records, collections, settings) must start over, as after a restart
+REPLACED_TAGS = {"collections_changed": True, "settings_changed": True, "data_replaced": True}
+
+
+class GateBusy(Exception):
+    """The requests in flight did not finish in time; nothing was changed."""
+
+
+class RequestGate:
+    """Counts leases; `closed()` stops new ones and waits until the running ones are returned."""
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._open = asyncio.Event()
+        self._open.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @contextlib.asynccontextmanager
+    async def lease(self) -> AsyncIterator[None]:
+        while not self._open.is_set():
+            await self._open.wait()
+        self._active += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def closed(self, timeout: float = DRAIN_TIMEOUT) -> AsyncIterator[None]:
+        if not self._open.is_set():
+            raise GateBusy("another maintenance operation is running")
+        self._open.clear()
+        try:
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout)
+            except TimeoutError:
+                raise GateBusy(f"{self._active} request(s) still running after {timeout:.0f}s") from None
+            yield
+        finally:
+            self._open.set()
+
+
+class Lifecycle:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.gate = RequestGate()
+        # called (on the event loop) after the databases were reopened on new files
+        self.after_reopen: list[Callable[[], Any]] = []
+
+    async def reopen(
+        self, swap: Callable[[], None], undo: Callable[[], None], timeout: float = DRAIN_TIMEOUT
+    ) -> None:
+        """Close the databases, `swap` their files, reopen; on failure `undo` and reopen the old ones.
+
+        `swap` and `undo` run in a worker thread while no request or job holds a lease.
+        """
+        async with self.gate.closed(timeout):
+            await asyncio.to_thread(self._swap_and_reopen, swap, undo)
+        for hook in list(self.after_reopen):
+            try:
+                result = hook()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("after-reopen hook failed")
+
+    def _swap_and_reopen(self, swap: Callable[[], None], undo: Callable[[], None]) -> None:
+        logs = self.app.services.get("logs")
+        self.app.store.close()
+        if logs is not None:
+            logs.suspend()
+        try:
+            swap()
+        except BaseException:
+            self._open(logs)
+            raise
+        try:
+            self._open(logs)
+        except BaseException:
+            log.exception("the restored data failed to open; putting the previous data back")
+            self._close_quietly(logs)
+            undo()
+            self._open(logs)
+            raise
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell the store's commit hooks and listeners that everything changed (still gated)."""
+        db = self.app.store.db
+        change = Change(b"", dict(REPLACED_TAGS))
+        for hook in [*getattr(db, "commit_hooks", []), *db.listeners]:
+            try:
+                hook(change)
+            except Exception:
+                log.exception("reopen notification failed")
+
+    def _open(self, logs: Any) -> None:
+        self.app.store.open()
+        if logs is not None:
+            logs.resume()
+
+    def _close_quietly(self, logs: Any) -> None:
+        with contextlib.suppress(Exception):
+            self.app.store.close()
+        if logs is not None:
+            with contextlib.suppress(Exception):
+                logs.suspend()
+
+
+def lifecycle_of(app: App) -> Lifecycle:
+    """The app's Lifecycle, created on first use (it must be first used on the event loop)."""
+    found = app.services.get(SERVICE)
+    if found is None:
+        found = app.services[SERVICE] = Lifecycle(app)
+    return found  # type: ignore[no-any-return]

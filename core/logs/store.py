@@ -1,0 +1,212 @@
+"""The `_logs` table of auxiliary.db: schema, batch inserts, list/view/stats, cleanup.
+
+The table and its indexes are PocketBase's own (same DDL), so an auxiliary.db moves between
+core and PocketBase through a backup. The database has its own `Database` (one writer thread,
+reader pool): log traffic never queues behind record writes in data.db.
+
+Filters and sorts go through core's filter compiler with `_logs` described as a collection
+(`data` is a json field, so `data.status >= 400` is a json path); like PocketBase's log field
+resolver, only id, created, level, message, data and `data.*` paths are known.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+from core.errors import ApiError
+from core.store.db import Database, WriteContext
+from core.store.filter import FilterContext, FilterError, compile_filter, compile_sort
+from core.store.record_query import ListParams
+from core.store.record_view import fetch_dicts
+from core.store.schema import Collection, Field
+
+TABLE = "_logs"
+SCHEMA = (
+    f"""CREATE TABLE IF NOT EXISTS `{TABLE}` (
+    `id`      TEXT PRIMARY KEY DEFAULT ('r'||lower(hex(randomblob(7)))) NOT NULL,
+    `level`   INTEGER DEFAULT 0 NOT NULL,
+    `message` TEXT DEFAULT "" NOT NULL,
+    `data`    JSON DEFAULT "{{}}" NOT NULL,
+    `created` TEXT DEFAULT (strftime('%Y-%m-%d %H:%M:%fZ')) NOT NULL
+)""",
+    f"CREATE INDEX IF NOT EXISTS idx_logs_level on `{TABLE}` (`level`)",
+    f"CREATE INDEX IF NOT EXISTS idx_logs_message on `{TABLE}` (`message`)",
+    f"CREATE INDEX IF NOT EXISTS idx_logs_created_hour on `{TABLE}` (strftime('%Y-%m-%d %H:00:00', `created`))",
+)
+ALIAS = "`_logs`"
+
+# `_logs` seen as a collection, only for compiling ?filter= and ?sort=
+LOGS_COLLECTION = Collection(
+    name=TABLE,
+    id="_logs",
+    fields=[
+        Field("id", "text"),
+        Field("created", "text"),
+        Field("level", "number"),
+        Field("message", "text"),
+        Field("data", "json"),
+    ],
+)
+
+
+def _filter_context() -> FilterContext:
+    # a superuser context: the logs API is superuser-only, and no other collection is reachable
+    return FilterContext(
+        collection=LOGS_COLLECTION,
+        table_alias=ALIAS,
+        find_collection=lambda _name: None,
+        is_superuser=True,
+        client_filter=True,
+    )
+
+
+def log_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as PocketBase serializes a log (key order included; there is no `updated`)."""
+    try:
+        data = json.loads(row["data"]) if row["data"] else {}
+    except ValueError:
+        data = {}
+    return {
+        "id": row["id"],
+        "created": row["created"],
+        "data": data,
+        "message": row["message"],
+        "level": row["level"],
+    }
+
+
+class LogsDB:
+    def __init__(self, path: Path, readers: int = 2) -> None:
+        self.path = path
+        self.db = Database(path, readers=readers)
+
+    def open(self) -> None:
+        self.db.open()
+        self.db.write_sync(self._create_schema)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @staticmethod
+    def _create_schema(ctx: WriteContext) -> None:
+        for statement in SCHEMA:
+            ctx.conn.execute(statement)
+
+    # -- writes ----------------------------------------------------------------------------
+    def insert_sync(self, entries: Iterable[dict[str, Any]]) -> None:
+        rows = [
+            (e["id"], e["level"], e["message"], json.dumps(e["data"], sort_keys=True), e["created"])
+            for e in entries
+        ]
+        if not rows:
+            return
+
+        def op(ctx: WriteContext) -> None:
+            ctx.conn.executemany(
+                f"INSERT OR IGNORE INTO `{TABLE}` (id, level, message, data, created) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        self.db.write_sync(op)
+
+    def delete_sync(self, created_before: str | None = None, below_level: int | None = None) -> int:
+        """Delete logs created at/before a datetime or below a level (None = every log)."""
+
+        def op(ctx: WriteContext) -> int:
+            if created_before is None and below_level is None:
+                ctx.conn.execute(f"DELETE FROM `{TABLE}`")
+            else:
+                ctx.conn.execute(
+                    f"DELETE FROM `{TABLE}` WHERE created <= ? OR level < ?",
+                    (created_before or "", below_level if below_level is not None else -(2**62)),
+                )
+            return int(ctx.conn.changes())
+
+        return self.db.write_sync(op)
+
+    def vacuum_sync(self) -> None:
+        # VACUUM cannot run inside the writer's transaction: use a short-lived connection
+        conn = apsw.Connection(str(self.path))
+        try:
+            conn.setbusytimeout(10000)
+            conn.execute("VACUUM")
+        finally:
+            conn.close()
+
+    # -- reads -----------------------------------------------------------------------------
+    async def search(self, params: ListParams) -> dict[str, Any]:
+        where, args = _where(params.filter)
+        order, order_args = _order(params.sort)
+
+        def q(conn: apsw.Connection) -> dict[str, Any]:
+            offset = (params.page - 1) * params.per_page
+            rows = fetch_dicts(
+                conn,
+                f"SELECT * FROM `{TABLE}` AS {ALIAS}{where}{order} LIMIT ? OFFSET ?",
+                [*args, *order_args, params.per_page, offset],
+            )
+            if params.skip_total:
+                total, pages = -1, -1
+            else:
+                row = conn.execute(f"SELECT COUNT(*) FROM `{TABLE}` AS {ALIAS}{where}", args).fetchone()
+                total = int(row[0]) if row else 0
+                pages = math.ceil(total / params.per_page) if total else 0
+            return {
+                "items": [log_json(r) for r in rows],
+                "page": params.page,
+                "perPage": params.per_page,
+                "totalItems": total,
+                "totalPages": pages,
+            }
+
+        return await self.db.read(q)
+
+    async def view(self, log_id: str) -> dict[str, Any] | None:
+        def q(conn: apsw.Connection) -> dict[str, Any] | None:
+            rows = fetch_dicts(conn, f"SELECT * FROM `{TABLE}` WHERE id = ? LIMIT 1", (log_id,))
+            return log_json(rows[0]) if rows else None
+
+        return await self.db.read(q)
+
+    async def stats(self, flt: str) -> list[dict[str, Any]]:
+        """Totals per hour, oldest first (PocketBase's LogsStats)."""
+        try:
+            where, args = _where(flt)
+        except ApiError:
+            raise ApiError(400, "Invalid filter format.") from None
+
+        def q(conn: apsw.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                f"SELECT strftime('%Y-%m-%d %H:00:00', created) AS date, count(id) AS total "
+                f"FROM `{TABLE}` AS {ALIAS}{where} GROUP BY date ORDER BY date",
+                args,
+            ).fetchall()
+            return [{"date": f"{date}.000Z", "total": total} for date, total in rows if date]
+
+        return await self.db.read(q)
+
+
+def _where(flt: str) -> tuple[str, list[Any]]:
+    if not flt:
+        return "", []
+    try:
+        sql = compile_filter(flt, _filter_context())
+    except FilterError as e:
+        raise ApiError(400, e.api_message) from None
+    return f" WHERE ({sql.sql})", list(sql.params)
+
+
+def _order(sort: str) -> tuple[str, list[Any]]:
+    if not sort:
+        return "", []
+    try:
+        sql = compile_sort(sort, _filter_context())
+    except FilterError as e:
+        raise ApiError(400, e.api_message) from None
+    return (f" ORDER BY {sql.sql}", list(sql.params)) if sql.sql else ("", [])
