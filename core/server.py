@@ -17,7 +17,7 @@ log = logging.getLogger("core")
 
 def bootstrap_superuser(app: App, settings: Settings) -> None:
     if settings.admin_email and settings.admin_password:
-        superusers.upsert(app.store, settings.admin_email, settings.admin_password)
+        superusers.ensure(app.store, settings.admin_email, settings.admin_password)
         log.info("superuser %s upserted from CORE_POCKETBASE_ADMIN_EMAIL", settings.admin_email)
     elif superusers.count(app.store) == 0:
         print(
@@ -33,13 +33,16 @@ async def serve(settings: Settings, args: Any = None) -> None:
     app = App(settings)
     app.open()
     try:
-        bootstrap_superuser(app, settings)
+        # the password hash runs in a thread while nats-server starts: both are on the start-up path
+        bootstrap = asyncio.to_thread(bootstrap_superuser, app, settings)
         if nats is not None:
             # started from the main thread: the child's PR_SET_PDEATHSIG follows the spawning thread
-            await nats.start()
+            await asyncio.gather(bootstrap, nats.start())
             app.nats = nats.nc
             app.services["nats"] = nats
             log.info("NATS ready at %s", nats.client_url)
+        else:
+            await bootstrap
         asgi = build_asgi(app)
         await _run_http(asgi, settings)
     finally:

@@ -62,6 +62,20 @@ def upsert(
         raise SuperuserError(_describe(e))
 
 
+def ensure(store: Store, email: str, password: str) -> str:
+    """Upsert at start-up, skipping the write (and a second hash) when nothing changed."""
+    from core.auth.passwords import verify_password
+
+    rows = store.db.read_sync(
+        lambda conn: conn.execute(
+            f"SELECT id, password FROM {quote(SUPERUSERS)} WHERE email = ? COLLATE NOCASE", (email,)
+        ).fetchall()
+    )
+    if rows and verify_password(str(rows[0][1]), password):
+        return str(rows[0][0])
+    return upsert(store, email, password)
+
+
 def delete(store: Store, email: str) -> None:
     col = store.find(SUPERUSERS)
     assert col is not None
