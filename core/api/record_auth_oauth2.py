@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
 from litestar import Request, Response, post
 
 from core.api._helpers import read_json_object
@@ -223,6 +222,8 @@ async def _signup_payload(col: Collection, user: AuthUser, payload: dict[str, An
 
 async def _download(url: str) -> UploadedFile | None:
     """The avatar file behind `url`; None (logged) when it cannot be fetched."""
+    import httpx  # imported when used: it costs start-up time every run needs
+
     try:
         async with (
             httpx.AsyncClient(timeout=AVATAR_TIMEOUT_S, follow_redirects=True) as client,

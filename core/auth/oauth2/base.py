@@ -11,20 +11,27 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
-
-from authlib.deprecate import AuthlibDeprecationWarning
 
 from core.store.times import format_dt
 
-with warnings.catch_warnings():
-    # authlib 1.9 prefers the `httpx2` package and warns when it falls back to httpx (which we
-    # ship); the filter goes in after authlib's own "always" filter, so it takes precedence
-    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
-    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 TIMEOUT_S = 30.0
+
+
+def _authlib_client() -> tuple[Any, Any]:
+    """authlib's httpx client, imported on first use: httpx costs ~60 ms of every start-up."""
+    from authlib.deprecate import AuthlibDeprecationWarning
+
+    with warnings.catch_warnings():
+        # authlib 1.9 prefers the `httpx2` package and warns when it falls back to httpx (which
+        # we ship); the filter goes in after authlib's own "always" filter, so it takes precedence
+        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+        from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+    return AsyncOAuth2Client, OAuthError
 
 
 class TokenExchangeError(Exception):
@@ -114,6 +121,7 @@ class Provider:
 
     # -- exchange ---------------------------------------------------------------------------------
     def client(self, redirect_url: str = "", token: dict[str, Any] | None = None) -> AsyncOAuth2Client:
+        AsyncOAuth2Client, _ = _authlib_client()
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_secret,
@@ -127,6 +135,7 @@ class Provider:
         extra: dict[str, str] = {}
         if self.pkce:
             extra["code_verifier"] = code_verifier
+        _, OAuthError = _authlib_client()
         try:
             async with self.client(redirect_url) as client:
                 token = await client.fetch_token(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import jwt
 
 from core.auth.oauth2.base import TIMEOUT_S, UserFetchError
@@ -20,6 +19,8 @@ LEEWAY_S = 300
 async def _signing_key(jwks_url: str, kid: str) -> tuple[Any, str]:
     if not kid:
         raise UserFetchError("missing kid header value")
+    import httpx  # imported when used: it costs start-up time every run needs
+
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
             resp = await client.get(jwks_url)
