@@ -47,7 +47,7 @@ _TAGS: dict[tuple[str, str, bool], tuple[str, ...]] = {
 _TOO_MANY = json.dumps({"data": {}, "message": "Too Many Requests.", "status": 429}).encode()
 
 
-def _labels(app: App, method: str, path: str) -> tuple[list[str], str | None]:
+def route_labels(app: App, method: str, path: str) -> tuple[list[str], str | None]:
     """The request's labels, and the limiter id prefix of a collection route (None otherwise)."""
     generic = [f"{method} {path}", path]
     match = _COLLECTION_ROUTE.match(path)
@@ -87,7 +87,7 @@ async def _allowed(app: App, request: Request[Any, Any, Any], config: dict[str, 
     if auth is not None and auth.is_superuser:
         return True
     rules = [Rule.from_json(r) for r in config.get("rules") or [] if isinstance(r, dict)]
-    labels, route_id = _labels(app, request.method, request.url.path)
+    labels, route_id = route_labels(app, request.method, request.url.path)
     rule = find_rule(rules, labels, audiences_for(auth is not None))
     if rule is None or not applies_to(rule, auth is not None):
         return True
