@@ -44,7 +44,7 @@ async def serve(settings: Settings, args: Any = None) -> None:
         else:
             await bootstrap
         asgi = build_asgi(app)
-        await _run_http(asgi, settings)
+        await _run_http(asgi, settings, lambda: _end_streams(app))
     finally:
         if nats is not None:
             await nats.stop()
@@ -59,7 +59,18 @@ def _nats_service(settings: Settings, args: Any) -> Any:
     return NatsService.from_args(args, settings.data_dir, settings.env)
 
 
-async def _run_http(asgi: Any, settings: Settings) -> None:
+async def _end_streams(app: App) -> None:
+    """End open SSE streams first: the ASGI server waits for every open request before it runs
+    the lifespan shutdown that would otherwise end them."""
+    hub = app.services.get("ui")
+    if hub is not None:
+        hub.shutdown()
+    broker = app.services.pop("realtime", None)
+    if broker is not None:
+        await broker.stop()
+
+
+async def _run_http(asgi: Any, settings: Settings, before_stop: Any = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -75,6 +86,8 @@ async def _run_http(asgi: Any, settings: Settings) -> None:
         waiter.cancel()
         server_task.result()
         return
+    if before_stop is not None:
+        await before_stop()
     shutdown()
     try:
         await asyncio.wait_for(server_task, timeout=10)
@@ -88,8 +101,16 @@ def _granian(asgi: Any, settings: Settings) -> tuple[asyncio.Future[Any], Any]:
 
     logging.getLogger("_granian").setLevel(logging.WARNING)
     logging.getLogger("granian").setLevel(logging.WARNING)
+    # every open SSE stream holds one request slot: granian's default of 128 would make client 129
+    # of /api/realtime hang, so allow many (what they cost is memory, not threads)
     server = Server(
-        asgi, address=settings.http_host, port=settings.http_port, interface=Interfaces.ASGI, log_access=False
+        asgi,
+        address=settings.http_host,
+        port=settings.http_port,
+        interface=Interfaces.ASGI,
+        log_access=False,
+        backlog=2048,
+        backpressure=65536,
     )
     return asyncio.ensure_future(server.serve()), server.stop
 

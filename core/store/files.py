@@ -1,14 +1,25 @@
-"""Record files on the local filesystem: `<data>/storage/<collectionId>/<recordId>/<filename>`."""
+"""Record files on the local filesystem: `<data>/storage/<collectionId>/<recordId>/<filename>`.
+
+Thumbnails live beside their original, as in PocketBase:
+`<recordId>/thumbs_<filename>/<size>_<filename>`, so removing a file or a record removes them too.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import secrets
 import shutil
 from pathlib import Path
 
 SAFE_PART = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def _check(*parts: str) -> None:
+    for part in parts:
+        if not SAFE_PART.match(part) or part in (".", ".."):
+            raise ValueError("unsafe file path")
 
 
 class FileStorage:
@@ -16,20 +27,15 @@ class FileStorage:
         self.root = root
 
     def path(self, collection_id: str, record_id: str, name: str) -> Path:
-        for part in (collection_id, record_id, name):
-            if not SAFE_PART.match(part) or part in (".", ".."):
-                raise ValueError("unsafe file path")
+        _check(collection_id, record_id, name)
         return self.root / collection_id / record_id / name
 
+    def thumb_path(self, collection_id: str, record_id: str, name: str, size: str) -> Path:
+        _check(collection_id, record_id, name, size)
+        return self.root / collection_id / record_id / f"thumbs_{name}" / f"{size}_{name}"
+
     def save(self, collection_id: str, record_id: str, name: str, data: bytes) -> None:
-        target = self.path(collection_id, record_id, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        write_atomic(self.path(collection_id, record_id, name), data)
 
     def exists(self, collection_id: str, record_id: str, name: str) -> bool:
         try:
@@ -38,8 +44,11 @@ class FileStorage:
             return False
 
     def delete(self, collection_id: str, record_id: str, name: str) -> None:
+        """Remove a file and its thumbnails."""
         with contextlib.suppress(FileNotFoundError, ValueError):
             self.path(collection_id, record_id, name).unlink()
+        with contextlib.suppress(ValueError):
+            shutil.rmtree(self.root / collection_id / record_id / f"thumbs_{name}", ignore_errors=True)
 
     def delete_record(self, collection_id: str, record_id: str) -> None:
         if SAFE_PART.match(collection_id) and SAFE_PART.match(record_id):
@@ -48,3 +57,19 @@ class FileStorage:
     def delete_collection(self, collection_id: str) -> None:
         if SAFE_PART.match(collection_id):
             shutil.rmtree(self.root / collection_id, ignore_errors=True)
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write through a temp file and rename: a reader never sees half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise

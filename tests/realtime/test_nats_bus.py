@@ -1,0 +1,110 @@
+"""Events through a real nats-server: every process connected to it delivers every event.
+
+Two apps stand for two processes (each with its own copy of the data, as replicated nodes
+would have); writes happen on the first; subscribers of both get the same frames.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+
+from core.app import App
+from core.config import Settings
+from core.nats.process import find_binary
+from core.realtime import Broker
+from tests.realtime.conftest import barrier, superuser_request
+from tests.realtime.sse import Recorder
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def nats_url(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(find_binary(os.environ)), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def other_app(fixture_dir: Path, tmp_path: Path) -> Iterator[App]:
+    data = tmp_path / "other"
+    shutil.copytree(fixture_dir, data)
+    core = App(Settings(data_dir=data))
+    core.open()
+    try:
+        yield core
+    finally:
+        core.close()
+
+
+@pytest.fixture
+async def brokers(app: App, other_app: App, nats_url: str) -> AsyncIterator[tuple[Broker, Broker]]:
+    connections = [await nats.connect(nats_url), await nats.connect(nats_url)]
+    pair = (Broker(app.store, nats=connections[0]), Broker(other_app.store, nats=connections[1]))
+    for b in pair:
+        await b.start()
+    try:
+        yield pair
+    finally:
+        for b in pair:
+            await b.stop()
+        for nc in connections:
+            await nc.close()
+
+
+async def test_every_process_delivers(app: App, brokers: tuple[Broker, Broker]) -> None:
+    recorders = []
+    for b in brokers:
+        client = b.connect("127.0.0.1")
+        b.subscribe(client, ["posts/*", "comments/*"], None)
+        recorders.append(Recorder(client))
+    posts = app.store.find("posts")
+    assert posts is not None
+    await app.store.update_record(posts, "post1aaaaaaaaaa", {"title": "via nats"}, superuser_request(app))
+    await barrier(app, *recorders)
+    for r in recorders:
+        [frame] = r.events("posts/*")
+        assert frame.json["record"]["title"] == "via nats" and frame.json["action"] == "update"
+        await r.close()
+
+
+async def test_direct_message_reaches_another_process(brokers: tuple[Broker, Broker]) -> None:
+    first, second = brokers
+    client = second.connect("127.0.0.1")
+    second.subscribe(client, ["@oauth2"], None)
+    recorder = Recorder(client)
+    assert await first.send_to_client(client.id, "@oauth2", {"code": "c"})
+    await recorder.wait_for(lambda frames: any(f.event == "@oauth2" for f in frames))
+    assert not await first.send_to_client("x" * 40, "@oauth2", {"code": "c"})
+    assert not await first.send_to_client("bad.subject.>", "@oauth2", {"code": "c"})
+    await recorder.close()
