@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps
+if TYPE_CHECKING:
+    from PIL import Image
 
 from core.store.files import write_atomic
 
@@ -48,6 +50,9 @@ def parse_size(size: str) -> tuple[int, int, str]:
 def render(data: bytes, size: str, name: str) -> bytes:
     """The thumbnail of an image (bytes in, bytes out); `name` picks the output format."""
     width, height, mode = parse_size(size)
+    # Pillow is imported when the first thumbnail is made: it costs every start-up otherwise
+    from PIL import Image, ImageOps
+
     try:
         with Image.open(io.BytesIO(data)) as opened:
             opened.seek(0)
@@ -73,6 +78,8 @@ def _has_alpha(img: Image.Image) -> bool:
 
 
 def _resize(img: Image.Image, width: int, height: int, mode: str) -> Image.Image:
+    from PIL import Image, ImageOps
+
     src_w, src_h = img.size
     if width == 0 or height == 0:
         # imaging.Resize with one side 0: the other follows the aspect ratio, rounded

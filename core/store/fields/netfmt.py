@@ -8,15 +8,35 @@ Python's `re` on hostile input, so each is rewritten here as an equivalent unamb
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # -- email (govalidator's rxEmail; the 0.40 binary rejects quoted local parts) --------------------
 
+
+class _LazyPattern:
+    """A regex compiled on first use: these unicode classes take ~20 ms to compile, which every
+    start-up would pay for validation that may never run."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
+def _lazy(pattern: str, flags: int = 0) -> Any:
+    return _LazyPattern(pattern, flags)
+
+
 _UNI = "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
 _LOCAL_CHARS = f"[a-zA-Z0-9!#$%&'*+\\-/=?^_`{{|}}~{_UNI}]"
-_LOCAL = re.compile(f"{_LOCAL_CHARS}+(?:\\.{_LOCAL_CHARS}+)*")
-_DOMAIN_ALNUM = re.compile(f"[a-zA-Z0-9{_UNI}]")
-_DOMAIN_LETTER = re.compile(f"[a-zA-Z{_UNI}]")
-_DOMAIN_CHARS = re.compile(f"[a-zA-Z0-9\\-._~{_UNI}]*")
+_LOCAL = _lazy(f"{_LOCAL_CHARS}+(?:\\.{_LOCAL_CHARS}+)*")
+_DOMAIN_ALNUM = _lazy(f"[a-zA-Z0-9{_UNI}]")
+_DOMAIN_LETTER = _lazy(f"[a-zA-Z{_UNI}]")
+_DOMAIN_CHARS = _lazy(f"[a-zA-Z0-9\\-._~{_UNI}]*")
 
 
 def is_email(value: str) -> bool:
@@ -54,7 +74,7 @@ def email_domain(value: str) -> str:
 # -- domain (ozzo is.Domain, used for onlyDomains/exceptDomains options) -------------------------
 
 # ozzo's pattern has a stray space before `xn--`, so punycode TLDs never match (the binary agrees)
-_DOMAIN = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{1,63}")
+_DOMAIN = _lazy(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{1,63}")
 
 
 def is_domain(value: str) -> bool:
@@ -65,14 +85,14 @@ def is_domain(value: str) -> bool:
 
 _NO_SPACE = r"[^\t\n\f\r ]"
 _SCHEMES = ("ftp://", "tcp://", "udp://", "ws://", "wss://", "http://", "https://")
-_IP_V4 = re.compile(
+_IP_V4 = _lazy(
     r"(?:[1-9][0-9]?|1[0-9][0-9]|2[01][0-9]|22[0-3]|24[0-9]|25[0-5])"
     r"(?:\.(?:[0-9]{1,2}|1[0-9][0-9]|2[0-4][0-9]|25[0-5])){2}"
     r"\.(?:[0-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5])"
 )
 _H16 = "[0-9a-fA-F]{1,4}"
 _V4 = r"(?:(?:25[0-5]|(?:2[0-4]|1?[0-9])?[0-9])\.){3}(?:25[0-5]|(?:2[0-4]|1?[0-9])?[0-9])"
-_IP_V6 = re.compile(
+_IP_V6 = _lazy(
     "|".join(
         (
             f"(?:{_H16}:){{7}}{_H16}",
@@ -93,17 +113,17 @@ _IP_V6 = re.compile(
 _HOST_CHAR = "a-zA-Z0-9\u00a1-\uffff"
 # govalidator's host: an optional "subdomain" run glued (no dot!) to a label, then an optional
 # letters-only TLD. `(x+-?-?)*x+` is rewritten as its unambiguous equivalent `x+(?:-{1,2}x+)*`.
-_HOSTNAME = re.compile(
+_HOSTNAME = _lazy(
     r"(?:[a-zA-Z0-9][a-zA-Z0-9_-]*[a-zA-Z0-9](?:[-.][a-zA-Z0-9]+)*"
     r"|www\.|[a-zA-Z0-9](?:[-_.]?[a-zA-Z0-9])+\.[a-zA-Z0-9]+)?"
     rf"[{_HOST_CHAR}]+(?:-{{1,2}}[{_HOST_CHAR}]+)*"
     rf"(?:\.[a-zA-Z\u00a1-\uffff]+)?"
 )
-_AFTER_HOST = re.compile(rf"(?::[0-9]{{1,5}})?(?:[/?#]{_NO_SPACE}*)?")
-_BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
-_USERINFO = re.compile(r"[a-zA-Z0-9\-._:~!$&'()*+,;=%@]*")
+_AFTER_HOST = _lazy(rf"(?::[0-9]{{1,5}})?(?:[/?#]{_NO_SPACE}*)?")
+_BAD_ESCAPE = _lazy(r"%(?![0-9a-fA-F]{2})")
+_CONTROL = _lazy(r"[\x00-\x1f\x7f]")
+_SCHEME = _lazy(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+_USERINFO = _lazy(r"[a-zA-Z0-9\-._:~!$&'()*+,;=%@]*")
 
 
 def is_url(value: str) -> bool:
