@@ -143,3 +143,22 @@ async def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     for (_, expected), result in zip(cases, results, strict=True):
         assert result.returncode == 2
         assert result.stderr.startswith(f"core: error: {expected}") and result.stderr.count("\n") == 1
+
+
+async def test_creds_work_with_the_nats_js_client(start_node: StartNode, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    script = Path(__file__).with_name("creds_nats_js.mjs")
+    node_modules = Path(__file__).parents[1] / "js" / "node_modules" / "nats"
+    assert shutil.which("node"), "node is required (see .ci/run)"
+    assert node_modules.is_dir(), "run `npm ci` in tests/js (scripts/test does)"
+    node = await start_node(tmp_path)
+    user = issue(tmp_path, tmp_path / "js.creds", "jsuser")
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(script), node.client_url, str(user), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    assert result == {"received": "hi from nats.js", "stream": "jsorders", "seq": 1}
