@@ -176,3 +176,24 @@ class FieldType(ABC):
     ) -> dict[str, FieldError]:
         """Errors in the field's type options, keyed by option name (collection create/update)."""
         return {}
+
+
+class StringType(FieldType):
+    """A field stored as TEXT with '' as its zero value (email, url, editor)."""
+
+    def column_type(self, field: Field) -> str:
+        return "TEXT DEFAULT '' NOT NULL"
+
+    def zero(self, field: Field) -> Any:
+        return ""
+
+    def normalize(self, field: Field, raw: Any) -> Any:
+        from core.store.fields.cast import to_string
+
+        return to_string(raw)
+
+    def to_db(self, field: Field, value: Any) -> Any:
+        return self.normalize(field, value)
+
+    def from_db(self, field: Field, raw: Any) -> Any:
+        return self.normalize(field, raw)

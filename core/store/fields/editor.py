@@ -7,8 +7,8 @@ from typing import Any
 from core.store.fields.base import (
     MAX_SAFE_JSON_INT,
     FieldError,
-    FieldType,
     FindCollection,
+    StringType,
     ValidationContext,
     check_int_range,
     int_option,
@@ -25,17 +25,8 @@ def max_size(field: Field) -> int:
     return size if size > 0 else DEFAULT_MAX_SIZE
 
 
-class EditorType(FieldType):
+class EditorType(StringType):
     name = "editor"
-
-    def column_type(self, field: Field) -> str:
-        return "TEXT DEFAULT '' NOT NULL"
-
-    def zero(self, field: Field) -> Any:
-        return ""
-
-    def normalize(self, field: Field, raw: Any) -> Any:
-        return to_string(raw)
 
     def validate(self, field: Field, value: Any, ctx: ValidationContext) -> None:
         text = to_string(value)
@@ -48,12 +39,6 @@ class EditorType(FieldType):
                 f"The maximum allowed content size is {limit} bytes.",
                 {"maxSize": limit},
             )
-
-    def to_db(self, field: Field, value: Any) -> Any:
-        return to_string(value)
-
-    def from_db(self, field: Field, raw: Any) -> Any:
-        return to_string(raw)
 
     def validate_options(
         self, field: Field, collection: Collection, find_collection: FindCollection

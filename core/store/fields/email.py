@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.store.fields.base import FieldError, FieldType, FindCollection, ValidationContext, required_error
+from core.store.fields.base import (
+    FieldError,
+    FindCollection,
+    StringType,
+    ValidationContext,
+    required_error,
+)
 from core.store.fields.cast import to_string
 from core.store.fields.netfmt import email_domain, is_domain, is_email
 from core.store.schema import Collection, Field
@@ -35,17 +41,8 @@ def domain_option_errors(field: Field) -> dict[str, FieldError]:
     return errors
 
 
-class EmailType(FieldType):
+class EmailType(StringType):
     name = "email"
-
-    def column_type(self, field: Field) -> str:
-        return "TEXT DEFAULT '' NOT NULL"
-
-    def zero(self, field: Field) -> Any:
-        return ""
-
-    def normalize(self, field: Field, raw: Any) -> Any:
-        return to_string(raw)
 
     def validate(self, field: Field, value: Any, ctx: ValidationContext) -> None:
         text = to_string(value)
@@ -60,12 +57,6 @@ class EmailType(FieldType):
         only, exclude = domain_lists(field)
         if (only and domain not in only) or (exclude and domain in exclude):
             raise FieldError("validation_email_domain_not_allowed", "Email domain is not allowed.")
-
-    def to_db(self, field: Field, value: Any) -> Any:
-        return to_string(value)
-
-    def from_db(self, field: Field, raw: Any) -> Any:
-        return to_string(raw)
 
     def validate_options(
         self, field: Field, collection: Collection, find_collection: FindCollection

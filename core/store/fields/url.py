@@ -8,24 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.store.fields.base import FieldError, FieldType, FindCollection, ValidationContext, required_error
+from core.store.fields.base import (
+    FieldError,
+    FindCollection,
+    StringType,
+    ValidationContext,
+    required_error,
+)
 from core.store.fields.cast import to_string
 from core.store.fields.email import domain_lists, domain_option_errors
 from core.store.fields.netfmt import is_url, url_host
 from core.store.schema import Collection, Field
 
 
-class UrlType(FieldType):
+class UrlType(StringType):
     name = "url"
-
-    def column_type(self, field: Field) -> str:
-        return "TEXT DEFAULT '' NOT NULL"
-
-    def zero(self, field: Field) -> Any:
-        return ""
-
-    def normalize(self, field: Field, raw: Any) -> Any:
-        return to_string(raw)
 
     def validate(self, field: Field, value: Any, ctx: ValidationContext) -> None:
         text = to_string(value)
@@ -39,12 +36,6 @@ class UrlType(FieldType):
         only, exclude = domain_lists(field)
         if (only and host not in only) or (exclude and host in exclude):
             raise FieldError("validation_url_domain_not_allowed", "Url domain is not allowed.")
-
-    def to_db(self, field: Field, value: Any) -> Any:
-        return to_string(value)
-
-    def from_db(self, field: Field, raw: Any) -> Any:
-        return to_string(raw)
 
     def validate_options(
         self, field: Field, collection: Collection, find_collection: FindCollection
