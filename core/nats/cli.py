@@ -61,6 +61,11 @@ def register(subparsers: Any) -> None:
 
     auth = commands.add_parser("auth", help="move the operator and accounts between nodes")
     auth_cmds = auth.add_subparsers(dest="auth_command", metavar="COMMAND", required=True)
+    init = auth_cmds.add_parser(
+        "init", help="create the operator, system and app accounts now (no server needed), if missing"
+    )
+    _add_dir(init)
+    init.set_defaults(func=_guard(cmd_auth_init))
     export = auth_cmds.add_parser("export", help="print the auth bundle (SECRET: holds every seed)")
     _add_dir(export)
     export.add_argument("-o", "--output", metavar="FILE", help="write here (mode 0600) instead of stdout")
@@ -160,6 +165,16 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         print("servers of this node load it on their next start", file=sys.stderr)
         return 0
     print(f"account {args.name} ({account.public_key}) saved and pushed to {count} server(s)")
+    return 0
+
+
+def cmd_auth_init(args: argparse.Namespace) -> int:
+    """Lets a deployment make the bundle before its first node starts (a Fly.io secret)."""
+    store = _store(args)
+    existed = store.exists()
+    bundle = store.load_or_create()
+    verb = "exists" if existed else "created"
+    print(f"operator {bundle.operator_public_key} {verb}; accounts {', '.join(sorted(bundle.accounts))}")
     return 0
 
 

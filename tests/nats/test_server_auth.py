@@ -162,3 +162,16 @@ async def test_creds_work_with_the_nats_js_client(start_node: StartNode, tmp_pat
     assert proc.returncode == 0, err.decode()
     result = json.loads(out.decode().strip().splitlines()[-1])
     assert result == {"received": "hi from nats.js", "stream": "jsorders", "seq": 1}
+
+
+def test_auth_init_creates_the_bundle_without_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["auth", "init", "--dir", str(tmp_path)]) == 0
+    first = capsys.readouterr().out
+    assert "created" in first and "app" in first
+    assert cli.main(["auth", "init", "--dir", str(tmp_path)]) == 0
+    again = capsys.readouterr().out
+    assert "exists" in again and again.split()[1] == first.split()[1]
+    assert cli.main(["auth", "export", "--dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("corenats1.")
