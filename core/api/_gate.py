@@ -27,9 +27,9 @@ class RequestGateMiddleware:
 
 
 def _holds_no_lease(scope: Scope) -> bool:
-    """Requests that must not hold a lease: realtime streams (they live for minutes) and the
+    """Requests that must not hold a lease: SSE streams (they live for minutes) and the
     restore itself (it closes the gate and waits for the leases)."""
     path = str(scope.get("path", ""))
     if scope.get("method") == "GET":
-        return path == "/api/realtime"
+        return path in ("/api/realtime", "/api/ds/sse")
     return scope.get("method") == "POST" and path.startswith("/api/backups/") and path.endswith("/restore")

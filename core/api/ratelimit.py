@@ -68,10 +68,13 @@ def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        request: Request[Any, Any, Any] = Request(scope, receive)
-        core: App = request.app.state.core
+        core: App = scope["app"].state.core
         config = core.store.settings.get().get("rateLimits") or {}
-        if config.get("enabled") and not await _allowed(core, request, config):
+        if not config.get("enabled"):  # the default: no Request object, nothing to count
+            await app(scope, receive, send)
+            return
+        request: Request[Any, Any, Any] = Request(scope, receive)
+        if not await _allowed(core, request, config):
             await _reject(send)
             return
         await app(scope, receive, send)
