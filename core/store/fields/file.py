@@ -15,7 +15,6 @@ from typing import Any
 from core.store.fields.base import (
     MAX_SAFE_JSON_INT,
     FieldError,
-    FieldType,
     FindCollection,
     ValidationContext,
     check_int_range,
@@ -23,7 +22,7 @@ from core.store.fields.base import (
     required_error,
 )
 from core.store.fields.cast import go_json_dumps, go_quote, to_unique_string_slice
-from core.store.fields.listvalue import is_multi, max_select, multi_column
+from core.store.fields.listvalue import ListFieldType, is_multi, max_select
 from core.store.fields.mimesniff import detect
 from core.store.schema import Collection, Field
 
@@ -136,32 +135,14 @@ def max_size(field: Field) -> int:
     return size if size > 0 else DEFAULT_MAX_SIZE
 
 
-class FileType(FieldType):
+class FileType(ListFieldType):
     name = "file"
-    modifiers = frozenset({"+", "prepend", "-"})
 
-    def column_type(self, field: Field) -> str:
-        return multi_column(field)
+    def items(self, raw: Any) -> list[Any]:
+        return to_items(raw)
 
-    def zero(self, field: Field) -> Any:
-        return [] if is_multi(field) else ""
-
-    def normalize(self, field: Field, raw: Any) -> Any:
-        items = to_items(raw)
-        if is_multi(field):
-            return items
-        return items[-1] if items else ""
-
-    def apply_modifier(self, field: Field, current: Any, modifier: str, value: Any) -> Any:
-        have, given = to_items(current), to_items(value)
-        if modifier == "+":
-            return self.normalize(field, have + given)
-        if modifier == "prepend":
-            return self.normalize(field, given + have)
-        if modifier == "-":
-            removed = {file_name(g) for g in given}
-            return self.normalize(field, [h for h in have if file_name(h) not in removed])
-        return super().apply_modifier(field, current, modifier, value)
+    def item_key(self, item: Any) -> str:
+        return file_name(item)
 
     def validate(self, field: Field, value: Any, ctx: ValidationContext) -> None:
         files = to_items(value)

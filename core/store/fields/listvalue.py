@@ -26,8 +26,19 @@ def multi_column(field: Field) -> str:
     return "JSON DEFAULT '[]' NOT NULL" if is_multi(field) else "TEXT DEFAULT '' NOT NULL"
 
 
-class StringListType(FieldType):
+class ListFieldType(FieldType):
+    """One value or a list of them (select, relation, file): the LAST one when single.
+
+    Subclasses say how raw input becomes items and what identifies an item for `field-`.
+    """
+
     modifiers = frozenset({"+", "prepend", "-"})
+
+    def items(self, raw: Any) -> list[Any]:
+        raise NotImplementedError
+
+    def item_key(self, item: Any) -> str:
+        return str(item)
 
     def column_type(self, field: Field) -> str:
         return multi_column(field)
@@ -36,20 +47,26 @@ class StringListType(FieldType):
         return [] if is_multi(field) else ""
 
     def normalize(self, field: Field, raw: Any) -> Any:
-        values = to_unique_string_slice(raw)
+        values = self.items(raw)
         if is_multi(field):
             return values
         return values[-1] if values else ""
 
     def apply_modifier(self, field: Field, current: Any, modifier: str, value: Any) -> Any:
-        have, given = to_unique_string_slice(current), to_unique_string_slice(value)
+        have, given = self.items(current), self.items(value)
         if modifier == "+":
             return self.normalize(field, have + given)
         if modifier == "prepend":
             return self.normalize(field, given + have)
         if modifier == "-":
-            return self.normalize(field, [v for v in have if v not in given])
+            removed = {self.item_key(g) for g in given}
+            return self.normalize(field, [h for h in have if self.item_key(h) not in removed])
         return super().apply_modifier(field, current, modifier, value)
+
+
+class StringListType(ListFieldType):
+    def items(self, raw: Any) -> list[Any]:
+        return to_unique_string_slice(raw)
 
     def to_db(self, field: Field, value: Any) -> Any:
         values = to_unique_string_slice(value)

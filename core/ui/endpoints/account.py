@@ -17,10 +17,10 @@ from core.errors import ApiError
 from core.store.fields.file import UploadedFile
 from core.store.record_view import FieldsSpec
 from core.store.store import RecordView
-from core.ui import limits, render
+from core.ui import render
 from core.ui.bridge import error_result
 from core.ui.context import Ds, run
-from core.ui.endpoints.session import require_own_auth
+from core.ui.endpoints.session import own_record_write
 from core.ui.signin import Form
 from core.ui.templates import url
 from core.ui.views import Viewer, profile_fields, settings_view, viewer
@@ -41,10 +41,7 @@ async def update_profile_post(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _update_profile(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    who = require_own_auth(ds)
-    assert who.auth is not None
-    limits.check(ds.app, ds.request, who.auth, "PATCH", f"/api/collections/{col.name}/records/{who.auth.id}")
+    col, who, auth = own_record_write(ds, "PATCH")
     posted = await read_body(ds.request)
     fields = profile_fields(col, who.record)
     if ds.datastar:
@@ -55,7 +52,7 @@ async def _update_profile(ds: Ds) -> Response[Any]:
         q = ds.request.query_params
         view = RecordView(q.get("expand", ""), FieldsSpec.parse(q.get("fields", "")))
     try:
-        updated = await ds.app.store.update_record(col, who.auth.id, body, ds.request_context(body), view)
+        updated = await ds.app.store.update_record(col, auth.id, body, ds.request_context(body), view)
     except ApiError as exc:
         if not ds.datastar:
             raise
@@ -102,15 +99,12 @@ async def delete_account(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _delete_account(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    who = require_own_auth(ds)
-    assert who.auth is not None
-    limits.check(ds.app, ds.request, who.auth, "DELETE", f"/api/collections/{col.name}/records/{who.auth.id}")
+    col, who, auth = own_record_write(ds, "DELETE")
     if ds.datastar and (await ds.fields("confirm"))["confirm"] != "yes":
         errors = {"confirm": "Tick the box to confirm."}
         return render.respond(render.merge(DELETE.template, **ds.context(errors=errors)))
     try:
-        await ds.app.store.delete_record(col, who.auth.id, ds.request_context({}))
+        await ds.app.store.delete_record(col, auth.id, ds.request_context({}))
     except ApiError as exc:
         if not ds.datastar:
             raise

@@ -15,6 +15,7 @@ from core.api import record_auth_otp
 from core.auth import mfa
 from core.ui import bridge, limits, render, signin
 from core.ui.context import Ds, run
+from core.ui.endpoints.session import with_mfa
 from core.ui.session import safe_redirect
 from core.ui.signin import TOO_MANY, Form
 
@@ -89,9 +90,7 @@ async def _auth_with_otp(ds: Ds) -> Response[Any]:
             ds, result, form=CODE, form_id="otp-form", method=mfa.METHOD_OTP, values={}
         )
     f = await ds.fields("otpId", "password", "email", "form", "mfaId", "redirect")
-    body = {"otpId": f["otpId"], "password": f["password"]}
-    if f["mfaId"]:
-        body["mfaId"] = f["mfaId"]
+    body = with_mfa({"otpId": f["otpId"], "password": f["password"]}, f["mfaId"])
     result = await bridge.call(
         record_auth_otp.auth_with_otp, ds.request, path_params=params, token=ds.token, body=body
     )

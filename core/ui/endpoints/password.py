@@ -21,7 +21,7 @@ from core.store.store import RecordView
 from core.ui import bridge, limits, render
 from core.ui.bridge import error_result
 from core.ui.context import Ds, run
-from core.ui.endpoints.session import require_own_auth
+from core.ui.endpoints.session import own_record_write
 from core.ui.signin import TOO_MANY, Form
 from core.ui.views import settings_view, viewer
 
@@ -96,10 +96,7 @@ async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _change_password(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    who = require_own_auth(ds)
-    assert who.auth is not None
-    limits.check(ds.app, ds.request, who.auth, "PATCH", f"/api/collections/{col.name}/records/{who.auth.id}")
+    col, who, auth = own_record_write(ds, "PATCH")
     if ds.datastar:
         body: dict[str, Any] = dict(await ds.fields(*PASSWORD_FIELDS))
         view = RecordView()
@@ -109,7 +106,7 @@ async def _change_password(ds: Ds) -> Response[Any]:
         q = ds.request.query_params
         view = RecordView(q.get("expand", ""), FieldsSpec.parse(q.get("fields", "")))
     try:
-        updated = await ds.app.store.update_record(col, who.auth.id, body, ds.request_context(body), view)
+        updated = await ds.app.store.update_record(col, auth.id, body, ds.request_context(body), view)
     except ApiError as exc:
         if not ds.datastar:
             raise
@@ -118,7 +115,7 @@ async def _change_password(ds: Ds) -> Response[Any]:
     token = ""
     if ds.creds.from_cookie and ds.viewer.claims.get("refreshable") is not False:
         rule_ok = await ds.app.auth.rule_allows(
-            col, who.auth.id, col.auth.get("authRule"), ds.request_context({}).with_context("password")
+            col, auth.id, col.auth.get("authRule"), ds.request_context({}).with_context("password")
         )
         if rule_ok:
             token = ds.app.auth.issue(col, updated.raw, "auth")

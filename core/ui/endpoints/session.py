@@ -15,6 +15,8 @@ from core.api import record_auth
 from core.api.common import json_response, no_content, read_body
 from core.auth import mfa
 from core.errors import ApiError
+from core.store.request import Auth
+from core.store.schema import Collection
 from core.ui import bridge, limits, render, signin
 from core.ui.context import Ds, result_token, run
 from core.ui.session import safe_redirect
@@ -44,6 +46,22 @@ def require_own_auth(ds: Ds) -> Viewer:
     return ds.viewer
 
 
+def own_record_write(ds: Ds, method: str) -> tuple[Collection, Viewer, Auth]:
+    """Collection, viewer and auth for a write on the caller's own record, counted against the
+    rate-limit rule of the REST route it stands for (`METHOD …/records/{id}`)."""
+    col = ds.col()
+    who = require_own_auth(ds)
+    auth = who.auth
+    assert auth is not None
+    limits.check(ds.app, ds.request, auth, method, f"/api/collections/{col.name}/records/{auth.id}")
+    return col, who, auth
+
+
+def with_mfa(body: dict[str, Any], mfa_id: str) -> dict[str, Any]:
+    """A sign-in body carrying the pending MFA session, when there is one."""
+    return {**body, "mfaId": mfa_id} if mfa_id else body
+
+
 # -- login -----------------------------------------------------------------------------------
 @post("/api/ds/login", status_code=200)
 async def login(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -64,9 +82,7 @@ async def _login(ds: Ds) -> Response[Any]:
             ds, result, form=LOGIN, form_id="login-form", method=mfa.METHOD_PASSWORD, values={}
         )
     f = await ds.fields("identity", "password", "mfaId", "form", "redirect")
-    body = {"identity": f["identity"], "password": f["password"]}
-    if f["mfaId"]:
-        body["mfaId"] = f["mfaId"]
+    body = with_mfa({"identity": f["identity"], "password": f["password"]}, f["mfaId"])
     result = await bridge.call(
         record_auth.auth_with_password, ds.request, path_params=params, token=ds.token, body=body
     )
