@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,9 +22,9 @@ def fixture_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def app(fixture_dir: Path, tmp_path: Path) -> Iterator[App]:
-    data = tmp_path / "data"
+@contextlib.contextmanager
+def fixture_app(fixture_dir: Path, data: Path) -> Iterator[App]:
+    """An App on a fresh copy of the fixture data set (each scenario starts from it)."""
     shutil.copytree(fixture_dir, data)
     core = App(Settings(data_dir=data))
     core.open()
@@ -31,6 +32,12 @@ def app(fixture_dir: Path, tmp_path: Path) -> Iterator[App]:
         yield core
     finally:
         core.close()
+
+
+@pytest.fixture
+def app(fixture_dir: Path, tmp_path: Path) -> Iterator[App]:
+    with fixture_app(fixture_dir, tmp_path / "data") as core:
+        yield core
 
 
 @pytest.fixture

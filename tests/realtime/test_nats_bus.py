@@ -7,7 +7,6 @@ would have); writes happen on the first; subscribers of both get the same frames
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -18,9 +17,9 @@ import nats
 import pytest
 
 from core.app import App
-from core.config import Settings
 from core.nats.process import find_binary
 from core.realtime import Broker
+from tests.conftest import fixture_app
 from tests.realtime.conftest import barrier, superuser_request
 from tests.realtime.sse import Recorder
 
@@ -57,14 +56,8 @@ def nats_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def other_app(fixture_dir: Path, tmp_path: Path) -> Iterator[App]:
-    data = tmp_path / "other"
-    shutil.copytree(fixture_dir, data)
-    core = App(Settings(data_dir=data))
-    core.open()
-    try:
+    with fixture_app(fixture_dir, tmp_path / "other") as core:
         yield core
-    finally:
-        core.close()
 
 
 @pytest.fixture
