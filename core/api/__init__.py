@@ -12,6 +12,7 @@ from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException
 
+from core.api._hot import HotRoutes
 from core.api._request_log import RequestLogMiddleware
 from core.api.common import json_response
 from core.app import App
@@ -71,7 +72,9 @@ def _bind(hook: Any, app: App) -> Any:
     return run
 
 
-def build_asgi(app: App) -> Litestar:
+def build_asgi(app: App, hot_routes: bool = True) -> Litestar:
+    """The ASGI app; `hot_routes=False` serves the record routes through Litestar too (the
+    reference the hot path is tested against)."""
     modules = route_modules()
     handlers = [h for module in modules for h in module.routes]
     middleware = [m for module in modules for m in getattr(module, "middleware", [])]
@@ -90,6 +93,9 @@ def build_asgi(app: App) -> Litestar:
         logging_config=None,
     )
     asgi.state.core = app
-    # around the whole app, so requests no route matched (404/405) are logged too
+    # around the whole app, so requests no route matched (404/405) are logged too; the hot record
+    # routes are answered before any of it (they log for themselves)
     asgi.asgi_handler = RequestLogMiddleware(asgi.asgi_handler)
+    if hot_routes:
+        asgi.asgi_handler = HotRoutes(app, asgi.asgi_handler)  # type: ignore[assignment]
     return asgi

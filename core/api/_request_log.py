@@ -69,36 +69,50 @@ class RequestLogMiddleware:
                 log.exception("failed to record a request log")
 
     async def _record(self, scope: Scope, status: int, exec_ms: float, body: bytes) -> None:
-        path: str = scope.get("path", "")
-        if status < 400 and (path == "/api/logs" or path.startswith("/api/logs/")):
-            return
         core = getattr(getattr(scope.get("app"), "state", None), "core", None)
         if core is None:
             return
-        logs = core.services.get("logs")
-        if logs is None:
-            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        collection, record_id = await _auth_of(core, scope, headers)
-        client = scope.get("client")
-        # the path as sent (still %-escaped, like Go's RequestURI()); some servers leave the
-        # query string in raw_path, so cut it: the query is added back redacted
-        raw_path = scope.get("raw_path") or b""
-        sent_path = raw_path.split(b"?", 1)[0].decode("latin-1") or path
-        entry = build_entry(
-            method=str(scope.get("method", "")),
-            path=sent_path,
-            query=scope.get("query_string", b"").decode("latin-1"),
-            status=status,
-            exec_ms=exec_ms,
-            headers=headers,
-            remote_ip=client[0] if client else "",
-            auth_collection=collection,
-            auth_id=record_id,
-            error=_error_of(body) if status >= 400 else None,
-            settings=core.store.settings.get(),
-        )
-        logs.add(entry)
+        auth = await _auth_of(core, scope, headers)
+        error = _error_of(body) if status >= 400 else None
+        record_request(core, scope, headers, status, exec_ms, auth, error)
+
+
+def record_request(
+    core: Any,
+    scope: Any,
+    headers: dict[str, str],
+    status: int,
+    exec_ms: float,
+    auth: Any,
+    error: dict[str, Any] | None,
+) -> None:
+    """Hand one finished request to the logs service (`headers` keyed in lower case)."""
+    path: str = scope.get("path", "")
+    if status < 400 and (path == "/api/logs" or path.startswith("/api/logs/")):
+        return
+    logs = core.services.get("logs")
+    if logs is None:
+        return
+    client = scope.get("client")
+    # the path as sent (still %-escaped, like Go's RequestURI()); some servers leave the
+    # query string in raw_path, so cut it: the query is added back redacted
+    raw_path = scope.get("raw_path") or b""
+    sent_path = raw_path.split(b"?", 1)[0].decode("latin-1") or path
+    entry = build_entry(
+        method=str(scope.get("method", "")),
+        path=sent_path,
+        query=scope.get("query_string", b"").decode("latin-1"),
+        status=status,
+        exec_ms=exec_ms,
+        headers=headers,
+        remote_ip=client[0] if client else "",
+        auth_collection=str(auth.collection.name) if auth is not None else "",
+        auth_id=str(auth.record.get("id", "")) if auth is not None else "",
+        error=error,
+        settings=core.store.settings.get(),
+    )
+    logs.add(entry)
 
 
 def _header(headers: Any, name: bytes) -> str:
@@ -108,18 +122,15 @@ def _header(headers: Any, name: bytes) -> str:
     return ""
 
 
-async def _auth_of(core: Any, scope: Scope, headers: dict[str, str]) -> tuple[str, str]:
-    """The auth record of the request: the one the handler resolved, else resolve it now."""
-    state = scope.get("state", {})
-    auth = state.get("pb_auth", ...)
+async def _auth_of(core: Any, scope: Scope, headers: dict[str, str]) -> Any:
+    """The auth of the request: the one the handler resolved, else resolve it now."""
+    auth = scope.get("state", {}).get("pb_auth", ...)
     if auth is ...:
         auth = None
         if headers.get("authorization"):
             resolved = await core.auth.resolve(headers["authorization"])
             auth = resolved[0] if resolved else None
-    if auth is None:
-        return "", ""
-    return str(auth.collection.name), str(auth.record.get("id", ""))
+    return auth
 
 
 def _error_of(body: bytes) -> dict[str, Any] | None:

@@ -27,9 +27,14 @@ SECRET_QUERY_KEYS = frozenset({"token", "code", "password", "secret"})
 ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
+# byte -> id character; 256 is not a multiple of 36, so a few characters come slightly more often
+_ID_TABLE = bytes(ord(ID_ALPHABET[i % len(ID_ALPHABET)]) for i in range(256))
+
+
 def new_id() -> str:
-    # a log id only needs to be unique, not unguessable: the fast PRNG keeps the request path cheap
-    return "".join(random.choices(ID_ALPHABET, k=15))
+    # a log id only needs to be unique, not unguessable or uniform: 15 random bytes mapped in C
+    # keep the request path cheap (random.choices costs ten times more)
+    return random.getrandbits(120).to_bytes(15, "little").translate(_ID_TABLE).decode()
 
 
 def cut(text: str, limit: int) -> str:

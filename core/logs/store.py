@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import msgspec
 
 from core.errors import ApiError
 from core.store.db import Database, WriteContext
@@ -40,6 +41,8 @@ SCHEMA = (
     f"CREATE INDEX IF NOT EXISTS idx_logs_created_hour on `{TABLE}` (strftime('%Y-%m-%d %H:00:00', `created`))",
 )
 ALIAS = "`_logs`"
+# sorted keys like Go's encoding/json of a map; msgspec is ~10x cheaper than json.dumps per log
+_data_encoder = msgspec.json.Encoder(order="sorted")
 
 # `_logs` seen as a collection, only for compiling ?filter= and ?sort=
 LOGS_COLLECTION = Collection(
@@ -84,7 +87,7 @@ def log_json(row: dict[str, Any]) -> dict[str, Any]:
 class LogsDB:
     def __init__(self, path: Path, readers: int = 2) -> None:
         self.path = path
-        self.db = Database(path, readers=readers)
+        self.db = Database(path, readers=readers, changesets=False)
 
     def open(self) -> None:
         self.db.open()
@@ -101,7 +104,7 @@ class LogsDB:
     # -- writes ----------------------------------------------------------------------------
     def insert_sync(self, entries: Iterable[dict[str, Any]]) -> None:
         rows = [
-            (e["id"], e["level"], e["message"], json.dumps(e["data"], sort_keys=True), e["created"])
+            (e["id"], e["level"], e["message"], _data_encoder.encode(e["data"]).decode(), e["created"])
             for e in entries
         ]
         if not rows:

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from core.realtime.access import Group, add_target, needs_db, render
-from core.realtime.bus import Bus, LocalBus, NatsBus
+from core.realtime.bus import INTEREST_PERIOD, Bus, LocalBus, NatsBus
 from core.realtime.client import Client, Limits, new_client_id
 from core.realtime.events import DELETE, UPDATE, RecordEvent, decode
 from core.realtime.source import ChangeSource
@@ -48,19 +48,19 @@ class Broker:
         self._worker: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._source: ChangeSource | None = None
+        self._announced = 0.0  # when this process last announced it has clients
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         await self.bus.start(self._inbox.put_nowait, self._direct_message)
         self._worker = asyncio.create_task(self._run(), name="realtime broker")
         self._reaper = asyncio.create_task(self._reap(), name="realtime reaper")
-        # with NATS, other processes may have clients even when this one has none
-        local_only = isinstance(self.bus, LocalBus)
+        # with NATS, other processes may have clients even when this one has none: they say so
         self._source = ChangeSource(
             self.store.db,
             self.store.registry,
             self.bus.publish,
-            wanted=(lambda: bool(self.clients)) if local_only else (lambda: True),
+            wanted=lambda: bool(self.clients) or self.bus.remote_interest(),
         )
         self._source.attach()
 
@@ -84,6 +84,9 @@ class Broker:
     def connect(self, ip: str) -> Client:
         client = Client(new_client_id(), ip)
         self.clients[client.id] = client
+        if len(self.clients) == 1:
+            self._announced = time.monotonic()
+            self.bus.announce_interest()
         return client
 
     def disconnect(self, client_id: str) -> None:
@@ -98,6 +101,9 @@ class Broker:
         while True:
             await asyncio.sleep(min(1.0, self.limits.idle / 4, self.limits.total / 4))
             now = time.monotonic()
+            if self.clients and now - self._announced >= INTEREST_PERIOD:
+                self._announced = now
+                self.bus.announce_interest()
             for client in list(self.clients.values()):
                 if client.expired(now, self.limits):
                     client.discard()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -19,6 +20,10 @@ log = logging.getLogger("core.realtime")
 EVENTS_SUBJECT = "core.realtime.events"
 # direct messages to one SSE client, wherever it is connected (the OAuth2 popup flow)
 CLIENT_SUBJECT = "core.realtime.client"
+# "I have SSE clients": every process with at least one says so this often, so that processes
+# whose writes nobody could receive skip deriving and publishing events (most writes, most days)
+INTEREST_SUBJECT = "core.realtime.interest"
+INTEREST_PERIOD = 2.0
 
 Deliver = Callable[[bytes], None]
 # answers a direct message: True when this process has the client and queued the frame
@@ -33,6 +38,12 @@ class Bus(Protocol):
 
     async def send_direct(self, client_id: str, message: bytes) -> bool:
         """Hand a message to the process holding `client_id`; False when nobody has it."""
+
+    def announce_interest(self) -> None:
+        """Tell the other processes that this one has SSE clients (call on the event loop)."""
+
+    def remote_interest(self) -> bool:
+        """Whether some process announced SSE clients within the last few periods (thread-safe)."""
 
     async def stop(self) -> None: ...
 
@@ -57,6 +68,12 @@ class LocalBus:
     async def send_direct(self, client_id: str, message: bytes) -> bool:
         return False  # a local client was already tried by the broker
 
+    def announce_interest(self) -> None:
+        pass
+
+    def remote_interest(self) -> bool:
+        return False
+
     async def stop(self) -> None:
         self._deliver = None
 
@@ -72,6 +89,8 @@ class NatsBus:
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._subs: list[Any] = []
         self._publisher: asyncio.Task[None] | None = None
+        self._interest_until = 0.0  # time.monotonic() until which some process has clients
+        self._announcements: set[asyncio.Task[None]] = set()
 
     async def start(self, deliver: Deliver, direct: DirectHandler) -> None:
         self._loop = asyncio.get_running_loop()
@@ -88,6 +107,7 @@ class NatsBus:
         self._subs = [
             await self.nc.subscribe(self.subject, cb=on_event),
             await self.nc.subscribe(f"{CLIENT_SUBJECT}.*", cb=on_direct),
+            await self.nc.subscribe(INTEREST_SUBJECT, cb=self._on_interest),
         ]
         self._publisher = asyncio.create_task(self._publish_loop(), name="realtime nats publisher")
 
@@ -105,6 +125,24 @@ class NatsBus:
                 await self.nc.publish(self.subject, message)
             except Exception as exc:  # a lost NATS connection must not stop later events
                 log.warning("realtime: NATS publish failed: %s", exc)
+
+    async def _on_interest(self, _msg: Any) -> None:
+        # three periods of grace: a late announcement must not switch the events off
+        self._interest_until = time.monotonic() + 3 * INTEREST_PERIOD
+
+    def announce_interest(self) -> None:
+        task = asyncio.ensure_future(self._announce())
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
+
+    async def _announce(self) -> None:
+        try:
+            await self.nc.publish(INTEREST_SUBJECT, b"")
+        except Exception as exc:
+            log.warning("realtime: NATS publish failed: %s", exc)
+
+    def remote_interest(self) -> bool:
+        return time.monotonic() < self._interest_until
 
     async def send_direct(self, client_id: str, message: bytes) -> bool:
         try:

@@ -112,8 +112,13 @@ def open_connection(path: Path | str, init: ConnectionInit | None = None) -> aps
 
 
 class Database:
-    def __init__(self, path: Path, readers: int = 3, init: ConnectionInit | None = None):
+    def __init__(
+        self, path: Path, readers: int = 3, init: ConnectionInit | None = None, changesets: bool = True
+    ):
         self.path = path
+        # recording a changeset costs a few microseconds per changed row: databases nothing
+        # replicates or watches (auxiliary.db's logs) go without
+        self._changesets = changesets
         self._init = init
         self._readers = readers
         self._queue: queue.Queue[_Job | None] = queue.Queue()
@@ -145,6 +150,7 @@ class Database:
         if self._pool:
             self._pool.shutdown(wait=True)
             self._pool = None
+        self._local = threading.local()  # the event loop's inline connection is closed below
         with self._reader_lock:
             for conn in self._reader_conns:
                 with contextlib.suppress(Exception):
@@ -208,12 +214,14 @@ class Database:
 
     def _run_one(self, conn: apsw.Connection, job: _Job) -> _Outcome:
         ctx = WriteContext(conn)
-        session = apsw.Session(conn, "main")
-        session.attach()
+        session = None
+        if self._changesets:
+            session = apsw.Session(conn, "main")
+            session.attach()
         conn.execute("SAVEPOINT write")
         try:
             result = job.fn(ctx)
-            changeset = session.changeset()
+            changeset = session.changeset() if session is not None else b""
             conn.execute("RELEASE write")
             return _Outcome(job, result, None, ctx, changeset)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting caller
@@ -223,7 +231,8 @@ class Database:
             _undo(ctx)
             return _Outcome(job, None, exc, ctx, b"")
         finally:
-            session.close()
+            if session is not None:
+                session.close()
 
     def _deliver(self, outcomes: list[_Outcome]) -> None:
         changes = [
@@ -295,6 +304,17 @@ class Database:
         assert self._pool is not None, "database is not open"
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._run_read, fn)
+
+    def read_inline(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run a read on the calling thread (the event loop), on that thread's own connection.
+
+        Only for reads whose cost is bounded and small, such as one row by primary key with no
+        joins: they take tens of microseconds, less than handing them to a reader thread costs
+        (the hop and the GIL hand-offs cut the throughput of record views by two thirds). WAL
+        readers never wait for the writer, so this does not block on a lock.
+        """
+        assert self._pool is not None, "database is not open"
+        return self._run_read(fn)
 
     def read_sync(self, fn: Callable[[apsw.Connection], T]) -> T:
         assert self._pool is not None, "database is not open"

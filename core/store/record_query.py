@@ -137,6 +137,22 @@ def view_record(
     return present(conn, col, rows, req, find, expand, FieldsSpec.parse(fields))[0]
 
 
+# rule syntax that reaches beyond the record's own row and its direct relations, with a cost that
+# grows with another table's size
+_UNBOUNDED_RULE = ("@collection", "_via_")
+
+
+def is_point_read(col: Collection, expand: str = "") -> bool:
+    """Whether viewing one record of `col` costs one indexed row lookup (plus direct relations):
+    no expand, a table rather than a SQL view, and rules with no @collection or back-relation."""
+    if expand or col.is_view:
+        return False
+    rules = [col.viewRule or ""]
+    if col.is_auth:
+        rules.append(str(col.auth.get("manageRule") or ""))
+    return not any(marker in rule for rule in rules for marker in _UNBOUNDED_RULE)
+
+
 def scalar(conn: apsw.Connection, sql: str, args: Any = ()) -> Any:
     row = conn.execute(sql, args).fetchone()
     return row[0] if row else None

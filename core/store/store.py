@@ -20,7 +20,7 @@ from core.store import collections as colmod
 from core.store import ddl
 from core.store.db import Database, WriteContext
 from core.store.files import FileStorage
-from core.store.record_query import ListParams, list_records, load_raw, present, view_record
+from core.store.record_query import ListParams, is_point_read, list_records, load_raw, present, view_record
 from core.store.record_view import FieldsSpec
 from core.store.record_write import RecordWriter, WriteResult
 from core.store.request import RequestContext
@@ -242,9 +242,12 @@ class Store:
     async def view_record(
         self, col: Collection, record_id: str, req: RequestContext, expand: str = "", fields: str = ""
     ) -> dict[str, Any]:
-        return await self.db.read(
-            lambda conn: view_record(conn, col, record_id, req, self.find, expand, fields)
-        )
+        def read(conn: Any) -> dict[str, Any]:
+            return view_record(conn, col, record_id, req, self.find, expand, fields)
+
+        if is_point_read(col, expand):
+            return self.db.read_inline(read)
+        return await self.db.read(read)
 
     async def create_record(
         self, col: Collection, body: dict[str, Any], req: RequestContext, view: RecordView | None = None

@@ -6,6 +6,7 @@ would have); writes happen on the first; subscribers of both get the same frames
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -101,3 +102,38 @@ async def test_direct_message_reaches_another_process(brokers: tuple[Broker, Bro
     assert not await first.send_to_client("x" * 40, "@oauth2", {"code": "c"})
     assert not await first.send_to_client("bad.subject.>", "@oauth2", {"code": "c"})
     await recorder.close()
+
+
+async def test_a_process_with_no_clients_publishes_for_the_ones_that_have_some(
+    app: App, brokers: tuple[Broker, Broker]
+) -> None:
+    first, second = brokers
+    client = second.connect("127.0.0.1")  # the first client of `second` announces it at once
+    second.subscribe(client, ["posts/*"], None)
+    recorder = Recorder(client)
+    deadline = time.monotonic() + 5
+    while not first.bus.remote_interest():
+        assert time.monotonic() < deadline, "the announcement never arrived"
+        await asyncio.sleep(0.01)
+    assert not first.clients
+    posts = app.store.find("posts")
+    assert posts is not None
+    await app.store.update_record(posts, "post1aaaaaaaaaa", {"title": "remote"}, superuser_request(app))
+    await recorder.wait_for(lambda frames: any(f.event == "posts/*" for f in frames))
+    assert recorder.events("posts/*")[0].json["record"]["title"] == "remote"
+    await recorder.close()
+
+
+async def test_nobody_listening_means_no_events_derived(
+    app: App, brokers: tuple[Broker, Broker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = brokers
+    source = first._source
+    assert source is not None
+    derived: list[object] = []
+    original = source.derive
+    monkeypatch.setattr(source, "derive", lambda change: derived.append(change) or original(change))
+    posts = app.store.find("posts")
+    assert posts is not None
+    await app.store.update_record(posts, "post1aaaaaaaaaa", {"title": "unheard"}, superuser_request(app))
+    assert not first.bus.remote_interest() and derived == []
