@@ -18,16 +18,12 @@ AUTH_SECRET_FIELDS = ("password", "tokenKey")
 
 def fetch_dicts(conn: apsw.Connection, sql: str, params: Any = ()) -> list[dict[str, Any]]:
     """Rows as dicts. The column names are read while the statement runs: APSW forgets them after."""
-    names: list[str] = []
-
-    def trace(cursor: apsw.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
-        if not names:
-            names.extend(d[0] for d in cursor.getdescription())
-        return dict(zip(names, row, strict=False))
-
-    cur = conn.cursor()
-    cur.row_trace = trace
-    return list(cur.execute(sql, params))
+    cur = conn.execute(sql, params)
+    try:
+        names = [d[0] for d in cur.getdescription()]
+    except apsw.ExecutionCompleteError:  # no row: the statement already finished
+        return []
+    return [dict(zip(names, row, strict=False)) for row in cur]
 
 
 def normalized(col: Collection, raw: dict[str, Any]) -> dict[str, Any]:
@@ -43,14 +39,16 @@ def serialize(
     manage_ids: set[str] | None = None,
 ) -> dict[str, Any]:
     su = req.is_superuser
+    is_auth = col.is_auth
     out: dict[str, Any] = {"collectionId": col.id, "collectionName": col.name}
-    for f in col.fields:
+    for f in col.fields:  # the per-record loop of every read: kept lean
         if f.hidden and not su:
             continue
-        if col.is_auth and f.name in AUTH_SECRET_FIELDS:
+        name = f.name
+        if is_auth and name in AUTH_SECRET_FIELDS:
             continue
-        out[f.name] = field_type(f.type).from_db(f, raw.get(f.name))
-    if col.is_auth and "email" in out and not su:
+        out[name] = field_type(f.type).from_db(f, raw.get(name))
+    if is_auth and "email" in out and not su:
         owner = req.auth is not None and req.auth.collection.id == col.id and req.auth.id == raw.get("id")
         visible = (
             bool(raw.get("emailVisibility"))
