@@ -324,10 +324,12 @@ class Database:
         Only for reads whose cost is bounded and small, such as one row by primary key with no
         joins: they take tens of microseconds, less than handing them to a reader thread costs
         (the hop and the GIL hand-offs cut the throughput of record views by two thirds). WAL
-        readers never wait for the writer, so this does not block on a lock.
+        readers never wait for the writer, so this does not block on a lock. No read transaction
+        is opened around `fn`: each statement sees its own snapshot (a point read is one or two
+        statements), and BEGIN/COMMIT would be two more GIL hand-offs per request.
         """
         assert self._pool is not None, "database is not open"
-        return self._run_read(fn)
+        return fn(self._reader())
 
     def read_sync(self, fn: Callable[[apsw.Connection], T]) -> T:
         assert self._pool is not None, "database is not open"
