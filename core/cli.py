@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -53,14 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from core.server import serve
+    try:
+        from core.server import serve
 
-    settings = Settings.from_args(args)
+        settings = Settings.from_args(args)
+    except BaseException:
+        gc.enable()
+        raise
     logging.basicConfig(
         level=logging.DEBUG if settings.dev else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(serve(settings, args))
+    try:
+        asyncio.run(serve(settings, args))
+    finally:
+        gc.enable()  # serve() turns it on once up; not if it failed before
     return 0
 
 
@@ -118,10 +126,13 @@ def nats_server_version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    gc.disable()  # start-up allocates only long-lived objects; `serve` re-enables it once up
     load_dotenv_file()
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
+    if func is not cmd_serve:
+        gc.enable()
     if func is None:
         parser.print_help()
         return 0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import Any
 
 from core import superusers
-from core.api import build_asgi
 from core.app import App
 from core.config import Settings
 
@@ -33,22 +33,33 @@ async def serve(settings: Settings, args: Any = None) -> None:
     app = App(settings)
     app.open()
     try:
-        # the password hash runs in a thread while nats-server starts: both are on the start-up path
+        # Three parts of the start-up path overlap: the superuser's password hash (a thread),
+        # importing and assembling the routes (a thread; the hooks that need NATS run later, at
+        # the ASGI lifespan start) and nats-server's boot (a child process, spawned from this
+        # thread: its PR_SET_PDEATHSIG follows the spawning thread).
         bootstrap = asyncio.to_thread(bootstrap_superuser, app, settings)
+        routes = asyncio.to_thread(_build_asgi, app)
         if nats is not None:
-            # started from the main thread: the child's PR_SET_PDEATHSIG follows the spawning thread
-            await asyncio.gather(bootstrap, nats.start())
+            asgi, *_ = await asyncio.gather(routes, bootstrap, nats.start())
             app.nats = nats.nc
             app.services["nats"] = nats
             log.info("NATS ready at %s", nats.client_url)
         else:
-            await bootstrap
-        asgi = build_asgi(app)
+            asgi, _ = await asyncio.gather(routes, bootstrap)
+        # what start-up built lives as long as the process: out of the collector's sight
+        gc.freeze()
+        gc.enable()
         await _run_http(asgi, settings, lambda: _end_streams(app))
     finally:
         if nats is not None:
             await nats.stop()
         app.close()
+
+
+def _build_asgi(app: App) -> Any:
+    from core.api import build_asgi  # Litestar and every route module: imported off the loop
+
+    return build_asgi(app)
 
 
 def _nats_service(settings: Settings, args: Any) -> Any:

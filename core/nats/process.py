@@ -56,6 +56,11 @@ def find_binary(env: Mapping[str, str]) -> Path:
     candidates = []
     bundle = getattr(sys, "_MEIPASS", None)
     if getattr(sys, "frozen", False) and bundle:
+        from core.nats.binary_cache import unpacked_binary
+
+        cached = unpacked_binary(Path(bundle), env)
+        if cached is not None:
+            return cached
         candidates.append(Path(bundle) / BINARY)
     candidates.append(Path(sysconfig.get_path("scripts")) / BINARY)
     candidates.append(Path(sys.executable).parent / BINARY)  # a venv used without activation
