@@ -203,8 +203,10 @@ class RecordWriter:
         self._store_files(col, record_id, values, None)
         names, params = self._row_params(col, values)
         try:
-            self.conn.execute(
-                f"INSERT INTO {quote(col.name)} ({','.join(quote(n) for n in names)}) VALUES ({','.join('?' * len(names))})",
+            # RETURNING gives the row as stored (defaults, column affinity), in the same statement
+            [raw] = fetch_dicts(
+                self.conn,
+                f"INSERT INTO {quote(col.name)} ({','.join(quote(n) for n in names)}) VALUES ({','.join('?' * len(names))}) RETURNING *",
                 params,
             )
         except apsw.ConstraintError as e:
@@ -216,8 +218,6 @@ class RecordWriter:
             )
         if rule is not None and not record_matches(self.conn, col, record_id, rule):
             raise ApiError(400, "Failed to create record.")
-        raw = load_raw(self.conn, col, record_id)
-        assert raw is not None
         self.ctx.tags.setdefault("records", []).append(("create", col.id, record_id))
         return WriteResult(col, raw)
 
@@ -291,15 +291,17 @@ class RecordWriter:
         names, params = self._row_params(col, values)
         sets = ",".join(f"{quote(n)}=?" for n in names)
         try:
-            self.conn.execute(f"UPDATE {quote(col.name)} SET {sets} WHERE `id` = ?", [*params, record_id])
+            [raw] = fetch_dicts(
+                self.conn,
+                f"UPDATE {quote(col.name)} SET {sets} WHERE `id` = ? RETURNING *",
+                [*params, record_id],
+            )
         except apsw.ConstraintError as e:
             raise ApiError(400, "Failed to update record.", self._unique_errors(col, e))
         new_id = str(values.get("id") or record_id)
         if password_changed:
             # a new password also ends pending MFA sessions and forgets the known login origins
             self._delete_auth_refs(col.id, record_id, ("_mfas", "_authOrigins"))
-        raw = load_raw(self.conn, col, new_id)
-        assert raw is not None
         self.ctx.tags.setdefault("records", []).append(("update", col.id, new_id))
         self._schedule_file_removal(col.id, record_id, removed)
         return WriteResult(col, raw, removed)
