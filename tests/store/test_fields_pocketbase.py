@@ -165,9 +165,11 @@ TABLES: list[tuple[Field, list[Any]]] = [
         ["1", "01", "1e3", "[1,", "x" * 30, {"k": "v" * 30}, 1e20, "null", {"b": 1, "a": 2}],
     ),
     (Field("jr", "json", required=True), [None, 0, "", "[]", "{}", " ", '""']),
+    # {"lon": "1", "lat": 2} is left out: PocketBase answers it with lat 2 or lat 0 from one run
+    # to the next (the request body is a Go map, decoded into the point in random key order)
     (
         Field("g", "geoPoint"),
-        [{"lon": 1, "lat": 2}, {"lon": 181, "lat": 2}, {"lon": "1", "lat": 2}, "abc", '{"lon":3,"lat":4}'],
+        [{"lon": 1, "lat": 2}, {"lon": 181, "lat": 2}, "abc", '{"lon":3,"lat":4}'],
     ),
     (
         Field("p", "password", options={"min": 3, "max": 6, "pattern": "^[a-z]+$"}),
