@@ -109,6 +109,9 @@ class NatsBus:
             await self.nc.subscribe(f"{CLIENT_SUBJECT}.*", cb=on_direct),
             await self.nc.subscribe(INTEREST_SUBJECT, cb=self._on_interest),
         ]
+        # a PING/PONG round trip: the server has the subscriptions before start() returns, so a
+        # direct message sent right after does not find "no responders"
+        await self.nc.flush()
         self._publisher = asyncio.create_task(self._publish_loop(), name="realtime nats publisher")
 
     def publish(self, message: bytes) -> None:
