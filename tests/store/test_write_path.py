@@ -40,7 +40,7 @@ def _rows(change: Change) -> list[tuple[Any, ...]]:
 
 async def test_a_group_commits_once_with_the_net_changes_of_its_successful_writes(db: Database) -> None:
     changes: list[Change] = []
-    db.listeners.append(changes.append)
+    db.commit_hooks.append(changes.append)  # run before the ack: no race
     gate = threading.Event()
     blocker = asyncio.ensure_future(db.write(lambda ctx: gate.wait(5)))
     await asyncio.sleep(0.05)  # the writer is busy: the next writes queue up into one group
@@ -64,7 +64,7 @@ async def test_a_group_commits_once_with_the_net_changes_of_its_successful_write
 
 async def test_a_write_that_nets_to_nothing_leaves_no_changeset(db: Database) -> None:
     changes: list[Change] = []
-    db.listeners.append(changes.append)
+    db.commit_hooks.append(changes.append)  # run before the ack: no race
 
     def insert_then_delete(ctx: WriteContext) -> None:
         ctx.conn.execute("INSERT INTO t VALUES ('x', 1)")
@@ -79,7 +79,7 @@ async def test_without_changesets_the_tags_still_travel(tmp_path: Path) -> None:
     database.open()
     try:
         changes: list[Change] = []
-        database.listeners.append(changes.append)
+        database.commit_hooks.append(changes.append)
         await database.write(lambda ctx: ctx.conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER)"))
         await database.write(_insert("a", 1))
         assert changes[-1].changeset == b"" and changes[-1].tags == {"records": ["a"], "flag": "a"}
