@@ -20,7 +20,9 @@ import stat
 import sys
 import sysconfig
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 # Bundled in every `core` archive by spec/core.spec. An unpack dir is only ever judged if it holds
 # this file: other PyInstaller programs unpack `_MEI*` dirs into the same tmp dir. (A run killed
@@ -192,3 +194,40 @@ def sweep_stale_bundles(
         shutil.rmtree(claimed, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+EXTENSIONS_META = "extensions.json"
+
+
+class _CachedExtensions:
+    """A meta path finder for the extension modules the build ships as blobs (see
+    core/unpack_cache.py): each is inflated once per machine and loaded from the cache."""
+
+    def __init__(
+        self, bundle: Path, entries: dict[str, dict[str, Any]], env: Mapping[str, str] = os.environ
+    ) -> None:
+        self.bundle = bundle
+        self.entries = entries
+        self.env = env
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        entry = self.entries.get(name)
+        if entry is None:
+            return None
+        import importlib.util
+
+        from core.unpack_cache import unpacked
+
+        file = unpacked(self.bundle, self.env, entry["blob"], entry)
+        return importlib.util.spec_from_file_location(name, file)
+
+
+def install_extension_cache() -> None:
+    """Frozen builds: let the extension modules shipped as blobs be imported (runtime hook)."""
+    bundle = bundle_dir()
+    if bundle is None or not (bundle / EXTENSIONS_META).is_file():
+        return
+    import json
+
+    entries = json.loads((bundle / EXTENSIONS_META).read_text())
+    sys.meta_path.insert(0, _CachedExtensions(bundle, entries))  # type: ignore[arg-type]

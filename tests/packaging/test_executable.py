@@ -221,6 +221,12 @@ def test_sigterm_stops_everything_and_cleans_up(core_bin: Path, tmp_path: Path) 
         nats_exe = Path(os.readlink(f"/proc/{pids['nats-server'][0]}/exe"))
         # unpacked once into the cache (not the unpack dir) and run from there under its own name
         assert nats_exe.name == "nats-server" and nats_exe.parent.parent == tmp_path / "cache", nats_exe
+        # so are the big extension modules, loaded from there by core.frozen's finder
+        maps = Path(f"/proc/{pids['core'][0]}/maps").read_text()
+        for module in ("_granian", "_rust.abi3"):
+            assert any(module in line and str(tmp_path / "cache") in line for line in maps.splitlines()), (
+                module
+            )
         os.kill(server.pid, signal.SIGTERM)  # the bootloader only, as systemd (KillMode=mixed) does
         assert_no_survivors(pids, server.data_dir)
         assert not server.is_running()
