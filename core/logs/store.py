@@ -12,7 +12,6 @@ resolver, only id, created, level, message, data and `data.*` paths are known.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import msgspec
 from core.errors import ApiError
 from core.store.db import Database, WriteContext
 from core.store.filter import FilterContext, FilterError, compile_filter, compile_sort
-from core.store.record_query import ListParams
+from core.store.record_query import ListParams, page_of
 from core.store.record_view import fetch_dicts
 from core.store.schema import Collection, Field
 
@@ -150,25 +149,8 @@ class LogsDB:
         order, order_args = _order(params.sort)
 
         def q(conn: apsw.Connection) -> dict[str, Any]:
-            offset = (params.page - 1) * params.per_page
-            rows = fetch_dicts(
-                conn,
-                f"SELECT * FROM `{TABLE}` AS {ALIAS}{where}{order} LIMIT ? OFFSET ?",
-                [*args, *order_args, params.per_page, offset],
-            )
-            if params.skip_total:
-                total, pages = -1, -1
-            else:
-                row = conn.execute(f"SELECT COUNT(*) FROM `{TABLE}` AS {ALIAS}{where}", args).fetchone()
-                total = int(row[0]) if row else 0
-                pages = math.ceil(total / params.per_page) if total else 0
-            return {
-                "items": [log_json(r) for r in rows],
-                "page": params.page,
-                "perPage": params.per_page,
-                "totalItems": total,
-                "totalPages": pages,
-            }
+            rows, meta = page_of(conn, f"`{TABLE}` AS {ALIAS}{where}", args, order, order_args, params)
+            return {"items": [log_json(r) for r in rows], **meta}
 
         return await self.db.read(q)
 

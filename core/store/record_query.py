@@ -93,25 +93,33 @@ def list_records(
     table = f"{quote(col.name)} AS {ALIAS}"
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""
     order_sql = " ORDER BY " + ", ".join(order) if order else ""
+    rows, meta = page_of(conn, f"{table}{where_sql}", args, order_sql, args_sort, params, f"{ALIAS}.*")
+    return {"items": present(conn, col, rows, req, find, params.expand, fields_spec), **meta}
+
+
+def page_of(
+    conn: apsw.Connection,
+    source: str,
+    args: list[Any],
+    order_sql: str,
+    order_args: list[Any],
+    params: ListParams,
+    columns: str = "*",
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """One page of `SELECT columns FROM source order_sql` (source: table and WHERE) and
+    PocketBase's paging fields; totals are -1 with skipTotal."""
     offset = (params.page - 1) * params.per_page
     rows = fetch_dicts(
         conn,
-        f"SELECT {ALIAS}.* FROM {table}{where_sql}{order_sql} LIMIT ? OFFSET ?",
-        [*args, *args_sort, params.per_page, offset],
+        f"SELECT {columns} FROM {source}{order_sql} LIMIT ? OFFSET ?",
+        [*args, *order_args, params.per_page, offset],
     )
     if params.skip_total:
         total, pages = -1, -1
     else:
-        total = scalar(conn, f"SELECT COUNT(*) FROM {table}{where_sql}", args)
+        total = int(scalar(conn, f"SELECT COUNT(*) FROM {source}", args) or 0)
         pages = math.ceil(total / params.per_page) if total else 0
-    items = present(conn, col, rows, req, find, params.expand, fields_spec)
-    return {
-        "items": items,
-        "page": params.page,
-        "perPage": params.per_page,
-        "totalItems": total,
-        "totalPages": pages,
-    }
+    return rows, {"page": params.page, "perPage": params.per_page, "totalItems": total, "totalPages": pages}
 
 
 def view_record(

@@ -21,7 +21,7 @@ from core.auth import tokens
 from core.errors import ApiError
 from core.store.request import RequestContext, header_key
 from core.store.schema import Collection
-from core.ui import render, session
+from core.ui import bridge, limits, render, session
 from core.ui.bridge import Result, error_result
 from core.ui.hub import Hub
 from core.ui.views import Methods, Viewer, app_name, methods, viewer
@@ -82,6 +82,21 @@ class Ds:
     def col(self) -> Collection:
         """The auth collection of `?collection=` (PocketBase's 404s otherwise)."""
         return auth_collection(self.app, self.collection)
+
+    def check_limit(self, method: str, action: str) -> Collection:
+        """`col()`, after the rate limit of the API route `<method> .../{collection}/<action>`."""
+        col = self.col()
+        limits.check(
+            self.app, self.request, self.viewer.auth, method, f"/api/collections/{col.name}/{action}"
+        )
+        return col
+
+    async def call(self, handler: Any, body: dict[str, Any] | None = None) -> Result:
+        """Run an API handler of this request's collection with the session's token; `body`
+        None forwards the request's own body (see bridge.call)."""
+        return await bridge.call(
+            handler, self.request, path_params={"collection": self.collection}, token=self.token, body=body
+        )
 
     def methods(self) -> Methods:
         return methods(self.app, self.col())

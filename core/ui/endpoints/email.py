@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request, Response, post
 
 from core.api import record_auth_email_change
-from core.ui import bridge, limits, render
+from core.ui import render
 from core.ui.context import Ds, run
 from core.ui.signin import TOO_MANY, Form
 
@@ -38,18 +38,12 @@ async def request_email_change(request: Request[Any, Any, Any]) -> Response[Any]
 
 
 async def _request_email_change(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(
-        ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/request-email-change"
-    )
-    params = {"collection": col.name}
+    ds.check_limit("POST", "request-email-change")
     handler = record_auth_email_change.request_email_change
     if not ds.datastar:
-        return (await bridge.call(handler, ds.request, path_params=params, token=ds.token)).response
+        return (await ds.call(handler)).response
     f = await ds.fields("newEmail")
-    result = await bridge.call(
-        handler, ds.request, path_params=params, token=ds.token, body={"newEmail": f["newEmail"]}
-    )
+    result = await ds.call(handler, {"newEmail": f["newEmail"]})
     if not result.ok:
         errors, general = render.errors_of(result, REQUEST.fields, dict(REQUEST.messages))
         context = ds.context(values={"newEmail": f["newEmail"]}, errors=errors, error=general)
@@ -68,16 +62,12 @@ async def confirm_email_change(request: Request[Any, Any, Any]) -> Response[Any]
 
 
 async def _confirm_email_change(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(
-        ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/confirm-email-change"
-    )
-    params = {"collection": col.name}
+    ds.check_limit("POST", "confirm-email-change")
     handler = record_auth_email_change.confirm_email_change
     if not ds.datastar:
-        return (await bridge.call(handler, ds.request, path_params=params, token=ds.token)).response
+        return (await ds.call(handler)).response
     f = await ds.fields("token", "password")
-    result = await bridge.call(handler, ds.request, path_params=params, token=ds.token, body=dict(f))
+    result = await ds.call(handler, dict(f))
     if result.ok:
         await ds.forget_dead_token()
         return render.respond(render.merge(CONFIRM.template, **ds.context(state="changed")))

@@ -24,7 +24,7 @@ from litestar import Request, Response, get, post
 from core.api import record_auth, record_auth_oauth2
 from core.auth import mfa
 from core.errors import ApiError, validation_error
-from core.ui import bridge, limits, render, session, signin
+from core.ui import bridge, render, session, signin
 from core.ui.context import Ds, run
 from core.ui.signin import Form
 from core.ui.templates import url
@@ -48,12 +48,9 @@ async def auth_methods(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _auth_methods(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(ds.app, ds.request, ds.viewer.auth, "GET", f"/api/collections/{col.name}/auth-methods")
+    ds.check_limit("GET", "auth-methods")
     if not ds.datastar:
-        result = await bridge.call(
-            record_auth.auth_methods, ds.request, path_params={"collection": col.name}, token=ds.token
-        )
+        result = await ds.call(record_auth.auth_methods)
         return result.response
     m = ds.methods()
     # the names only: state and verifier belong to oauth-start, never to the page's signals
@@ -69,8 +66,7 @@ async def oauth_start(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _oauth_start(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(ds.app, ds.request, ds.viewer.auth, "GET", f"/api/collections/{col.name}/auth-methods")
+    col = ds.check_limit("GET", "auth-methods")
     q = ds.request.query_params
     name = q.get("provider", "")
     after = session.safe_redirect(q.get("redirect", ""), url("/ds", col.name))
@@ -130,16 +126,8 @@ async def auth_with_oauth2(request: Request[Any, Any, Any]) -> Response[Any]:
 
 async def _auth_with_oauth2(ds: Ds) -> Response[Any]:
     if not ds.datastar:
-        col = ds.col()
-        limits.check(
-            ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/auth-with-oauth2"
-        )
-        result = await bridge.call(
-            record_auth_oauth2.auth_with_oauth2,
-            ds.request,
-            path_params={"collection": col.name},
-            token=ds.token,
-        )
+        ds.check_limit("POST", "auth-with-oauth2")
+        result = await ds.call(record_auth_oauth2.auth_with_oauth2)
         return await signin.answer(
             ds, result, form=CALLBACK, form_id="callback", method=mfa.METHOD_OAUTH2, values={}
         )
@@ -153,16 +141,9 @@ async def _auth_with_oauth2(ds: Ds) -> Response[Any]:
     if f["error"] or not f["code"]:
         message = "The provider did not confirm the sign-in." + (f" ({f['error']})" if f["error"] else "")
         return render.respond(render.merge(CALLBACK.template, **ds.context(error=message)))
-    col = ds.col()
-    limits.check(ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/auth-with-oauth2")
+    ds.check_limit("POST", "auth-with-oauth2")
     body = {"provider": flow["p"], "code": f["code"], "codeVerifier": flow["v"], "redirectURL": flow["r"]}
-    result = await bridge.call(
-        record_auth_oauth2.auth_with_oauth2,
-        ds.request,
-        path_params={"collection": col.name},
-        token=ds.token,
-        body=body,
-    )
+    result = await ds.call(record_auth_oauth2.auth_with_oauth2, body)
     return await signin.answer(
         ds,
         result,

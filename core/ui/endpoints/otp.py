@@ -13,7 +13,7 @@ from litestar import Request, Response, post
 
 from core.api import record_auth_otp
 from core.auth import mfa
-from core.ui import bridge, limits, render, signin
+from core.ui import render, signin
 from core.ui.context import Ds, run
 from core.ui.endpoints.session import with_mfa
 from core.ui.session import safe_redirect
@@ -44,22 +44,12 @@ async def request_otp(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _request_otp(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/request-otp")
-    params = {"collection": col.name}
+    ds.check_limit("POST", "request-otp")
     if not ds.datastar:
-        result = await bridge.call(
-            record_auth_otp.request_otp, ds.request, path_params=params, token=ds.token
-        )
+        result = await ds.call(record_auth_otp.request_otp)
         return result.response
     f = await ds.fields("email", "form", "mfaId", "redirect")
-    result = await bridge.call(
-        record_auth_otp.request_otp,
-        ds.request,
-        path_params=params,
-        token=ds.token,
-        body={"email": f["email"]},
-    )
+    result = await ds.call(record_auth_otp.request_otp, {"email": f["email"]})
     context = ds.context(
         form_id=_form_id(f["form"]),
         values={"email": f["email"]},
@@ -79,21 +69,15 @@ async def auth_with_otp(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _auth_with_otp(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/auth-with-otp")
-    params = {"collection": col.name}
+    ds.check_limit("POST", "auth-with-otp")
     if not ds.datastar:
-        result = await bridge.call(
-            record_auth_otp.auth_with_otp, ds.request, path_params=params, token=ds.token
-        )
+        result = await ds.call(record_auth_otp.auth_with_otp)
         return await signin.answer(
             ds, result, form=CODE, form_id="otp-form", method=mfa.METHOD_OTP, values={}
         )
     f = await ds.fields("otpId", "password", "email", "form", "mfaId", "redirect")
     body = with_mfa({"otpId": f["otpId"], "password": f["password"]}, f["mfaId"])
-    result = await bridge.call(
-        record_auth_otp.auth_with_otp, ds.request, path_params=params, token=ds.token, body=body
-    )
+    result = await ds.call(record_auth_otp.auth_with_otp, body)
     return await signin.answer(
         ds,
         result,

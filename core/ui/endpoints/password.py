@@ -18,7 +18,7 @@ from core.api.common import json_response, read_body
 from core.errors import ApiError
 from core.store.record_view import FieldsSpec
 from core.store.store import RecordView
-from core.ui import bridge, limits, render
+from core.ui import render
 from core.ui.bridge import error_result
 from core.ui.context import Ds, run
 from core.ui.endpoints.session import own_record_write
@@ -45,18 +45,12 @@ async def request_password_reset(request: Request[Any, Any, Any]) -> Response[An
 
 
 async def _request_password_reset(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(
-        ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/request-password-reset"
-    )
-    params = {"collection": col.name}
+    ds.check_limit("POST", "request-password-reset")
     handler = record_auth_password_reset.request_password_reset
     if not ds.datastar:
-        return (await bridge.call(handler, ds.request, path_params=params, token=ds.token)).response
+        return (await ds.call(handler)).response
     f = await ds.fields("email")
-    result = await bridge.call(
-        handler, ds.request, path_params=params, token=ds.token, body={"email": f["email"]}
-    )
+    result = await ds.call(handler, {"email": f["email"]})
     context = ds.context(values={"email": f["email"]})
     if not result.ok:
         errors, general = render.errors_of(result, REQUEST.fields, dict(REQUEST.messages))
@@ -70,16 +64,12 @@ async def confirm_password_reset(request: Request[Any, Any, Any]) -> Response[An
 
 
 async def _confirm_password_reset(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(
-        ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/confirm-password-reset"
-    )
-    params = {"collection": col.name}
+    ds.check_limit("POST", "confirm-password-reset")
     handler = record_auth_password_reset.confirm_password_reset
     if not ds.datastar:
-        return (await bridge.call(handler, ds.request, path_params=params, token=ds.token)).response
+        return (await ds.call(handler)).response
     f = await ds.fields("token", "password", "passwordConfirm")
-    result = await bridge.call(handler, ds.request, path_params=params, token=ds.token, body=dict(f))
+    result = await ds.call(handler, dict(f))
     if result.ok:
         # every session of that record ended with the new tokenKey; this browser's too, if it was one
         await ds.forget_dead_token()

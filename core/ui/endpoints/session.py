@@ -69,23 +69,15 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _login(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(
-        ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/auth-with-password"
-    )
-    params = {"collection": col.name}
+    ds.check_limit("POST", "auth-with-password")
     if not ds.datastar:
-        result = await bridge.call(
-            record_auth.auth_with_password, ds.request, path_params=params, token=ds.token
-        )
+        result = await ds.call(record_auth.auth_with_password)
         return await signin.answer(
             ds, result, form=LOGIN, form_id="login-form", method=mfa.METHOD_PASSWORD, values={}
         )
     f = await ds.fields("identity", "password", "mfaId", "form", "redirect")
     body = with_mfa({"identity": f["identity"], "password": f["password"]}, f["mfaId"])
-    result = await bridge.call(
-        record_auth.auth_with_password, ds.request, path_params=params, token=ds.token, body=body
-    )
+    result = await ds.call(record_auth.auth_with_password, body)
     return await signin.answer(
         ds,
         result,
@@ -105,15 +97,8 @@ async def refresh(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _refresh(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/auth-refresh")
-    result = await bridge.call(
-        record_auth.auth_refresh,
-        ds.request,
-        path_params={"collection": col.name},
-        token=ds.token,
-        body=None if not ds.datastar else {},
-    )
+    ds.check_limit("POST", "auth-refresh")
+    result = await ds.call(record_auth.auth_refresh, None if not ds.datastar else {})
     token = result_token(result)
     if token:
         ds.sign_in(token)

@@ -16,7 +16,7 @@ from core.api.common import json_response, read_body
 from core.errors import ApiError
 from core.store.record_view import FieldsSpec
 from core.store.store import RecordView
-from core.ui import bridge, limits, render
+from core.ui import bridge, render
 from core.ui.bridge import error_result
 from core.ui.context import Ds, run
 from core.ui.signin import TOO_MANY, Form
@@ -37,8 +37,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _signup(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/records")
+    col = ds.check_limit("POST", "records")
     q = ds.request.query_params
     if ds.datastar:
         f = await ds.fields("email", "name", "password", "passwordConfirm")
@@ -80,18 +79,12 @@ async def request_verification(request: Request[Any, Any, Any]) -> Response[Any]
 
 
 async def _request_verification(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(
-        ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/request-verification"
-    )
-    params = {"collection": col.name}
+    ds.check_limit("POST", "request-verification")
     handler = record_auth_verification.request_verification
     if not ds.datastar:
-        return (await bridge.call(handler, ds.request, path_params=params, token=ds.token)).response
+        return (await ds.call(handler)).response
     f = await ds.fields("email", "mode")
-    result = await bridge.call(
-        handler, ds.request, path_params=params, token=ds.token, body={"email": f["email"]}
-    )
+    result = await ds.call(handler, {"email": f["email"]})
     mode = "ask" if f["mode"] == "ask" else "hidden"
     context = ds.context(values={"email": f["email"]}, mode=mode, label="Send the link again")
     if not result.ok:
@@ -108,18 +101,12 @@ async def confirm_verification(request: Request[Any, Any, Any]) -> Response[Any]
 
 
 async def _confirm_verification(ds: Ds) -> Response[Any]:
-    col = ds.col()
-    limits.check(
-        ds.app, ds.request, ds.viewer.auth, "POST", f"/api/collections/{col.name}/confirm-verification"
-    )
-    params = {"collection": col.name}
+    ds.check_limit("POST", "confirm-verification")
     handler = record_auth_verification.confirm_verification
     if not ds.datastar:
-        return (await bridge.call(handler, ds.request, path_params=params, token=ds.token)).response
+        return (await ds.call(handler)).response
     f = await ds.fields("token")
-    result = await bridge.call(
-        handler, ds.request, path_params=params, token=ds.token, body={"token": f["token"]}
-    )
+    result = await ds.call(handler, {"token": f["token"]})
     if result.ok:
         return render.respond(render.merge("partials/verify.html", **ds.context(state="verified")))
     _, general = render.errors_of(result, (), TOKEN_MESSAGES)
