@@ -30,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--server", choices=("granian", "uvicorn"), default=None, help="ASGI server (default granian)"
     )
     serve.add_argument("--dev", action="store_true", help="verbose logs")
+    serve.add_argument(
+        "--workers",
+        default=None,
+        metavar="N",
+        help="processes serving this data dir on this port, or auto (one per CPU) "
+        "(default 1) [env CORE_WORKERS]",
+    )
     serve.add_argument("--no-nats", action="store_true", help="run without the embedded NATS server")
     nats_cli.add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)

@@ -44,6 +44,29 @@ def parse_http(value: str, setting: str = "--http") -> tuple[str, int]:
     return host, port_num
 
 
+MAX_WORKERS = 64
+
+
+def parse_workers(value: str, setting: str = "--workers") -> int:
+    """A process count, or `auto`: one per CPU this process may run on."""
+    if value.strip().lower() == "auto":
+        return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    try:
+        count = int(value)
+    except ValueError:
+        raise ConfigError(f"{setting}: invalid value {value!r} (expected a number or auto)") from None
+    if not 1 <= count <= MAX_WORKERS:
+        raise ConfigError(f"{setting}: {count} out of range (1-{MAX_WORKERS})")
+    return count
+
+
+def _worker_index(value: str) -> int:
+    try:
+        return max(0, int(value))
+    except ValueError:
+        raise ConfigError(f"CORE_WORKER: invalid value {value!r} (set by core itself)") from None
+
+
 @dataclass
 class Settings:
     http_host: str = "127.0.0.1"
@@ -54,6 +77,10 @@ class Settings:
     app_url: str = ""
     server: str = "granian"
     dev: bool = False
+    # `--workers N`: processes serving the same data dir and port; `worker` is this one's index
+    # (0: the leader, which runs the NATS server and the cron jobs and starts the others)
+    workers: int = 1
+    worker: int = 0
     env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -82,5 +109,7 @@ class Settings:
             app_url=(env.get("CORE_POCKETBASE_APP_URL") or "").rstrip("/"),
             server=server,
             dev=bool(getattr(args, "dev", False)),
+            workers=parse_workers(getattr(args, "workers", None) or env.get("CORE_WORKERS") or "1"),
+            worker=_worker_index(env.get("CORE_WORKER", "0")),
             env=env,
         )

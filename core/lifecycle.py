@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from core.app import App
@@ -39,13 +39,21 @@ class GateBusy(Exception):
 
 
 class _Lease:
-    __slots__ = ("gate",)
+    __slots__ = ("gate", "sync")
 
-    def __init__(self, gate: RequestGate) -> None:
+    def __init__(self, gate: RequestGate, sync: Any = None) -> None:
         self.gate = gate
+        self.sync = sync
 
     async def __aenter__(self) -> None:
         await self.gate._enter()
+        sync = self.sync
+        if sync is not None and sync.stale():  # another worker process changed cached state
+            try:
+                await sync.catch_up()
+            except BaseException:
+                self.gate._leave()
+                raise
 
     async def __aexit__(self, *_exc: object) -> None:
         self.gate._leave()
@@ -65,10 +73,11 @@ class RequestGate:
     def active(self) -> int:
         return self._active
 
-    def lease(self) -> _Lease:
+    def lease(self, sync: Any = None) -> _Lease:
         """`async with gate.lease():` around a request (a class, not a generator: it wraps
-        every request, and this costs a third of what @asynccontextmanager does)."""
-        return _Lease(self)
+        every request, and this costs a third of what @asynccontextmanager does). With `sync`
+        (the store's CacheSync), the caches catch up with other processes first."""
+        return _Lease(self, sync)
 
     async def _enter(self) -> None:
         while not self._open.is_set():
@@ -103,6 +112,12 @@ class Lifecycle:
         self.gate = RequestGate()
         # called (on the event loop) after the databases were reopened on new files
         self.after_reopen: list[Callable[[], Any]] = []
+        # with `--workers N`, the other workers (core/workers.py): they pause around a swap
+        self.peers: Any = None
+
+    def lease(self) -> _Lease:
+        """A request's or job's lease: the gate, then the caches brought up to date."""
+        return self.gate.lease(self.app.store.sync)
 
     async def reopen(
         self, swap: Callable[[], None], undo: Callable[[], None], timeout: float = DRAIN_TIMEOUT
@@ -111,8 +126,32 @@ class Lifecycle:
 
         `swap` and `undo` run in a worker thread while no request or job holds a lease.
         """
-        async with self.gate.closed(timeout):
+        peers = self.peers.paused(timeout) if self.peers is not None else contextlib.nullcontext()
+        async with peers, self.gate.closed(timeout):
             await asyncio.to_thread(self._swap_and_reopen, swap, undo)
+        await self._after_reopen()
+
+    async def hold(
+        self, paused: Callable[[], Awaitable[None]], resumed: asyncio.Event, timeout: float
+    ) -> None:
+        """Another worker swaps the files: close the databases, say so (`paused`), wait until
+        `resumed` (or `timeout`), reopen them and start over every cache, as after a restart."""
+        async with self.gate.closed():
+            logs = self.app.services.get("logs")
+            await asyncio.to_thread(self._close_quietly, logs)
+            try:
+                await paused()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(resumed.wait(), timeout)
+            finally:
+                await asyncio.to_thread(self._open_and_announce, logs)
+        await self._after_reopen()
+
+    def _open_and_announce(self, logs: Any) -> None:
+        self._open(logs)
+        self._announce()
+
+    async def _after_reopen(self) -> None:
         for hook in list(self.after_reopen):
             try:
                 result = hook()
@@ -143,13 +182,7 @@ class Lifecycle:
 
     def _announce(self) -> None:
         """Tell the store's commit hooks and listeners that everything changed (still gated)."""
-        db = self.app.store.db
-        change = Change(b"", dict(REPLACED_TAGS))
-        for hook in [*getattr(db, "commit_hooks", []), *db.listeners]:
-            try:
-                hook(change)
-            except Exception:
-                log.exception("reopen notification failed")
+        self.app.store.db.announce(Change(b"", dict(REPLACED_TAGS)))
 
     def _open(self, logs: Any) -> None:
         self.app.store.open()

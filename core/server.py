@@ -1,16 +1,19 @@
-"""`core serve`: one process, one asyncio loop, the ASGI server and (later) the NATS child."""
+"""`core serve`: one process, one asyncio loop, the ASGI server and the NATS child (with
+`--workers N`, this is the leader and starts N-1 followers: see core/workers.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+import os
 import signal
 from typing import Any
 
-from core import superusers
+from core import superusers, workers
 from core.app import App
 from core.config import Settings
+from core.lifecycle import lifecycle_of
 
 log = logging.getLogger("core")
 
@@ -30,6 +33,10 @@ def bootstrap_superuser(app: App, settings: Settings) -> None:
 
 async def serve(settings: Settings, args: Any = None) -> None:
     nats = _nats_service(settings, args)  # checks every NATS setting before anything starts
+    workers.check_workers(settings, nats is not None)
+    leader = settings.worker == 0
+    if leader and settings.http_port:
+        workers.check_port_free(settings.http_host, settings.http_port)
     app = App(settings)
     app.open()
     try:
@@ -37,7 +44,8 @@ async def serve(settings: Settings, args: Any = None) -> None:
         # importing and assembling the routes (a thread; the hooks that need NATS run later, at
         # the ASGI lifespan start) and nats-server's boot (a child process, spawned from this
         # thread: its PR_SET_PDEATHSIG follows the spawning thread).
-        bootstrap = asyncio.to_thread(bootstrap_superuser, app, settings)
+        # followers skip it: the leader did it, and they may read the same .env
+        bootstrap = asyncio.to_thread(bootstrap_superuser if leader else _nothing, app, settings)
         routes = asyncio.to_thread(_build_asgi, app)
         if nats is not None:
             asgi, *_ = await asyncio.gather(routes, bootstrap, nats.start())
@@ -46,14 +54,33 @@ async def serve(settings: Settings, args: Any = None) -> None:
             log.info("NATS ready at %s", nats.client_url)
         else:
             asgi, _ = await asyncio.gather(routes, bootstrap)
+        followers = None
+        if settings.workers > 1:
+            assert nats is not None
+            group = settings.env.get(workers.GROUP_ENV) or workers.new_group_id()
+            peers = workers.Peers(nats.nc, group, settings.workers, lifecycle_of(app))
+            await peers.start()
+            lifecycle_of(app).peers = peers
+            if leader:
+                argv = workers.follower_argv(settings, nats.client_url, nats.settings.creds)
+                followers = workers.Followers(
+                    settings.workers, argv, {**os.environ, workers.GROUP_ENV: group}
+                )
         # what start-up built lives as long as the process: out of the collector's sight
         gc.freeze()
         gc.enable()
-        await _run_http(asgi, settings, lambda: _end_streams(app))
+        await _run_http(asgi, settings, lambda: _end_streams(app), followers)
     finally:
+        peers = lifecycle_of(app).peers
+        if peers is not None:
+            await peers.stop()
         if nats is not None:
             await nats.stop()
         app.close()
+
+
+def _nothing(*_args: Any) -> None:
+    return None
 
 
 def _build_asgi(app: App) -> Any:
@@ -81,7 +108,9 @@ async def _end_streams(app: App) -> None:
         await broker.stop()
 
 
-async def _run_http(asgi: Any, settings: Settings, before_stop: Any = None) -> None:
+async def _run_http(
+    asgi: Any, settings: Settings, before_stop: Any = None, followers: workers.Followers | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -90,15 +119,22 @@ async def _run_http(asgi: Any, settings: Settings, before_stop: Any = None) -> N
         server_task, shutdown = _uvicorn(asgi, settings)
     else:
         server_task, shutdown = _granian(asgi, settings)
-    print(f"Server started at {settings.public_url}\n├─ REST API: {settings.public_url}/api/", flush=True)
-    waiter = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({server_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    if server_task in done:
-        waiter.cancel()
-        server_task.result()
-        return
-    if before_stop is not None:
-        await before_stop()
+    if settings.worker == 0:
+        print(f"Server started at {settings.public_url}\n├─ REST API: {settings.public_url}/api/", flush=True)
+    if followers is not None:
+        followers.start()
+    try:
+        waiter = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({server_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if server_task in done:
+            waiter.cancel()
+            server_task.result()
+            return
+        if before_stop is not None:
+            await before_stop()
+    finally:
+        if followers is not None:
+            await followers.stop()
     shutdown()
     try:
         await asyncio.wait_for(server_task, timeout=10)

@@ -22,7 +22,7 @@ class RequestGateMiddleware:
         if core is None or scope["type"] != "http" or _holds_no_lease(scope):
             await self.app(scope, receive, send)
             return
-        async with lifecycle_of(core).gate.lease():
+        async with lifecycle_of(core).lease():
             await self.app(scope, receive, send)
 
 

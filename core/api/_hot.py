@@ -185,12 +185,15 @@ class HotRoutes:
         return kind, col, match.group(2)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sync = self.core.store.sync
+        if sync.stale():  # the route depends on the collections another worker may have changed
+            await sync.catch_up()
         route = self._route(scope)
         if route is None:
             await self.inner(scope, receive, send)
             return
         kind, col, record_id = route
-        async with lifecycle_of(self.core).gate.lease():
+        async with lifecycle_of(self.core).lease():
             await self._serve(kind, _Request(scope, receive, col, record_id), send)
 
     async def _serve(self, kind: str, r: _Request, send: Send) -> None:

@@ -28,6 +28,9 @@ STATE_KEY = "_pb_request_logged"
 # Long-lived SSE streams are not logged (PocketBase skips its realtime connection too): wrapping
 # every frame they send costs a quarter of the delivery time for nothing anyone reads.
 STREAM_PATHS = ("/api/realtime", "/api/ds/sse")
+# for those streams, the server's own `send`: once the response has started through Litestar's
+# middleware (CORS headers), the frames may skip its per-message wrappers
+RAW_SEND = "_core_raw_send"
 
 
 def _is_stream(scope: Scope) -> bool:
@@ -40,7 +43,11 @@ class RequestLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
-        if scope["type"] != "http" or state.get(STATE_KEY) or _is_stream(scope):
+        if scope["type"] != "http" or state.get(STATE_KEY):
+            await self.app(scope, receive, send)
+            return
+        if _is_stream(scope):
+            state[RAW_SEND] = send
             await self.app(scope, receive, send)
             return
         state[STATE_KEY] = True

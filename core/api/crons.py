@@ -22,7 +22,7 @@ def scheduler_of(app: App) -> Scheduler:
     """The app's scheduler with the built-in jobs (created on first use, on the event loop)."""
     found: Scheduler | None = app.services.get(SERVICE)
     if found is None:
-        found = Scheduler(guard=lifecycle_of(app).gate.lease)
+        found = Scheduler(guard=lifecycle_of(app).lease)
         register_builtin_jobs(found, app)
         app.services[SERVICE] = found
     return found
@@ -57,7 +57,8 @@ def on_startup(app: App) -> None:
     app.services["cron.listener"] = on_change
     app.store.db.listeners.append(on_change)
     lifecycle_of(app).after_reopen.append(lambda: sync_auto_backup(scheduler, app))
-    scheduler.start()
+    if app.settings.worker == 0:  # one process runs the schedule; any may run a job on request
+        scheduler.start()
 
 
 async def on_shutdown(app: App) -> None:

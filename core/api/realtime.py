@@ -15,11 +15,13 @@ from litestar import Request, Response, asgi
 from litestar.types import Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
-from core.api.common import core_app, current_auth, json_response, no_content, read_body
+from core.api._request_log import RAW_SEND
+from core.api.common import core_app, json_response, no_content, read_body
 from core.app import App
 from core.errors import ApiError
 from core.realtime import Broker, Client, Limits
 from core.realtime.topics import validate
+from core.store.request import Auth
 
 SERVICE = "realtime"
 MAX_BODY = 32 << 20  # PocketBase's default request body limit
@@ -82,7 +84,8 @@ async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
     client = broker.connect(_peer(scope))
     # The frames are written by a task of their own: resuming it costs one frame per event,
     # where resuming this coroutine would go back through every middleware around it.
-    writer = asyncio.create_task(_write(client, send), name="realtime sse writer")
+    raw_send = scope.get("state", {}).get(RAW_SEND, send)
+    writer = asyncio.create_task(_write(client, send, raw_send), name="realtime sse writer")
     watcher = asyncio.create_task(_until_disconnect(receive, client), name="realtime sse watcher")
     try:
         await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
@@ -97,14 +100,12 @@ async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _write(client: Client, send: Send) -> None:
+async def _write(client: Client, send: Send, raw_send: Send) -> None:
     try:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        chunk: bytes | None = client.connect_frame()
-        while chunk is not None:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            client.sent()
-            chunk = await client.next_chunk()
+        # every frame after the start goes straight to the server: a frame per event and client
+        # is the hot path of realtime, and the middleware around `send` only acts on the start
+        await client.pump(raw_send)
     except (OSError, RuntimeError):
         client.discard()  # the peer went away mid-write (ASGI servers raise either)
 
@@ -131,19 +132,9 @@ async def set_subscriptions(request: Request[Any, Any, Any]) -> Response[bytes]:
     errors = validate(client_id, topics)
     if errors:
         raise ApiError(400, None, errors)
-    client = broker.get(client_id)
-    if client is None or client.discarded:
-        raise ApiError(404, "Missing or invalid client id.")
-    # a client id is a bearer secret for the stream: only its own IP may steer it
-    if client.ip != _peer(request.scope):
-        raise ApiError(400, "Invalid realtime client.")
-    auth = await current_auth(request)
-    # a guest may sign in; an authenticated client may not become someone else (or a guest)
-    if client.auth is not None and (
-        auth is None or (auth.collection.id, auth.id) != (client.auth.collection.id, client.auth.id)
-    ):
-        raise ApiError(403, "The current and the previous request authorization don't match.")
-    broker.subscribe(client, topics, auth)
+    await broker.subscribe_client(
+        client_id, topics, request.headers.get("authorization") or "", _peer(request.scope)
+    )
     return no_content()
 
 
@@ -172,7 +163,16 @@ def _nats_client(app: App) -> Any:
 
 
 async def on_startup(app: App) -> None:
-    broker = Broker(app.store, limits=limits_from_env(app.settings.env), nats=_nats_client(app))
+    async def resolve_auth(authorization: str) -> Auth | None:
+        resolved = await app.auth.resolve(authorization)
+        return resolved[0] if resolved else None
+
+    broker = Broker(
+        app.store,
+        limits=limits_from_env(app.settings.env),
+        nats=_nats_client(app),
+        resolve_auth=resolve_auth,
+    )
     await broker.start()
     app.services[SERVICE] = broker
 

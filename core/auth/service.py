@@ -11,14 +11,13 @@ import string
 import time
 from typing import Any
 
-import apsw
-
 from core.auth import tokens
 from core.auth.mailer import Mailer
 from core.auth.mails import RecordMails
 from core.auth.passwords import verify_password
 from core.auth.ratelimit import Cooldowns, RateLimiters
 from core.errors import ApiError
+from core.store.cache_sync import AUTH_CHANGED
 from core.store.collections import Registry
 from core.store.db import Change
 from core.store.ddl import quote
@@ -269,13 +268,8 @@ class AuthRecordCache:
         self._items[(collection_id, record_id)] = raw
 
     def on_commit(self, change: Change) -> None:
-        if change.tags.get("collections_changed") or self._touches_auth_table(change.changeset):
+        # `auth_changed` is set by the store's CacheSync, which runs first and reads the changeset
+        if change.tags.get("collections_changed") or change.tags.get(AUTH_CHANGED):
             self.generation += 1
             self._items.clear()
             self._tokens.clear()
-
-    def _touches_auth_table(self, changeset: bytes) -> bool:
-        if not changeset:
-            return False
-        watched = {c.name for c in self._registry.all() if c.is_auth} | {"_collections"}
-        return any(t.name in watched for t in apsw.Changeset.iter(changeset))

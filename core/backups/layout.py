@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from core.store.shared import RUN_DIR
+
 BACKUPS_DIR = "backups"
 TEMP_DIR = ".pb_temp_to_delete"  # PocketBase's name: whatever is inside may be deleted at start-up
 LOCK_FILE = ".core.lock"
 DATA_DB = "data.db"
 AUX_DB = "auxiliary.db"
 DATABASES = (DATA_DB, AUX_DB)
-# top-level entries never archived nor replaced by a restore (PocketBase's list plus our lock)
-EXCLUDED = frozenset({BACKUPS_DIR, TEMP_DIR, LOCK_FILE, ".notify", ".autocert_cache", "lost+found"})
+# top-level entries never archived nor replaced by a restore (PocketBase's list, our lock, and the
+# writer locks and epochs the worker processes share)
+EXCLUDED = frozenset({BACKUPS_DIR, TEMP_DIR, LOCK_FILE, RUN_DIR, ".notify", ".autocert_cache", "lost+found"})
 # the databases are copied through SQLite's backup API, never as raw files
 DB_FILES = frozenset(f"{db}{suffix}" for db in DATABASES for suffix in ("", "-wal", "-shm", "-journal"))
 

@@ -25,6 +25,7 @@ from core.nats.creds import write_secret
 from core.nats.errors import NatsConfigError, NatsError
 from core.nats.fly_dns import Resolver, lookup
 from core.nats.process import Supervisor, find_binary
+from core.tasks import cancel_all
 
 log = logging.getLogger("core.nats")
 
@@ -144,11 +145,7 @@ class NatsService:
             self._tasks.append(asyncio.create_task(self._follow_dns(), name="nats fly dns"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks.clear()
         if self._nc is not None:
             with contextlib.suppress(Exception):

@@ -27,7 +27,7 @@ from core.store.ddl import quote
 from core.store.filter import SQL, FilterError, check_client_expression, compile_filter
 from core.store.record_query import Finder, expand_into, parse_expand
 from core.store.record_view import FieldsSpec, serialize
-from core.store.request import RequestContext
+from core.store.request import Auth, RequestContext
 from core.store.rules import ALIAS, filter_context, rule_sql
 from core.store.schema import Collection
 
@@ -45,19 +45,12 @@ class Group:
     data: bytes | None = None
 
 
-def add_target(groups: dict[Any, Group], client: Client, sub: Subscription, rule_name: str) -> None:
-    key = (client.auth_key, rule_name, sub.options_key)
-    group = groups.get(key)
-    if group is None:
-        req = RequestContext(
-            auth=client.auth,
-            query=dict(sub.query),
-            headers=dict(sub.headers),
-            method="GET",
-            context="realtime",
-        )
-        group = groups[key] = Group(req, rule_name)
-    group.targets.append((client, sub.event))
+def new_group(auth: Auth | None, sub: Subscription, rule_name: str) -> Group:
+    """An empty group for subscribers with this auth and `sub`'s options."""
+    req = RequestContext(
+        auth=auth, query=dict(sub.query), headers=dict(sub.headers), method="GET", context="realtime"
+    )
+    return Group(req, rule_name)
 
 
 def needs_db(col: Collection, groups: list[Group]) -> bool:

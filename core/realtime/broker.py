@@ -9,15 +9,16 @@ queued on the clients' streams.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
-from core.realtime.access import Group, add_target, needs_db, render
+from core.errors import ApiError
+from core.realtime.access import Group, needs_db, new_group, render
 from core.realtime.bus import INTEREST_PERIOD, Bus, LocalBus, NatsBus
 from core.realtime.client import Client, Limits, new_client_id
 from core.realtime.events import DELETE, UPDATE, RecordEvent, decode
@@ -26,24 +27,47 @@ from core.realtime.topics import Subscription, parse, record_bases
 from core.store.request import Auth
 from core.store.schema import Collection
 from core.store.store import Store
+from core.tasks import cancel_all
 
 log = logging.getLogger("core.realtime")
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9]{1,255}$")
 _json = msgspec.json.Encoder()
-_direct = msgspec.msgpack.Decoder(tuple[str, bytes])
+# direct messages between processes: ("send", event, payload) or ("subscribe", topics, auth, ip)
+_direct = msgspec.msgpack.Decoder(list[Any])
+_DELIVERED = b"1"
+_SUBSCRIBED = msgspec.msgpack.encode((0, "", None))
+INVALID_CLIENT = "Missing or invalid client id."
+ResolveAuth = Callable[[str], Awaitable[Auth | None]]
+# subscribers of one topic base with the same auth and options: (key, auth, a subscription, targets)
+_Audience = tuple[Any, Auth | None, Subscription, list[tuple[Client, bytes]]]
 # auth record columns whose change signs the user out of realtime (PocketBase: new tokenKey)
 _REVOKING_COLUMNS = ("tokenKey", "password")
 
 
 class Broker:
-    def __init__(self, store: Store, *, limits: Limits | None = None, nats: Any = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        limits: Limits | None = None,
+        nats: Any = None,
+        resolve_auth: ResolveAuth | None = None,
+    ) -> None:
         self.store = store
+        # the Authorization header of a subscription request to the auth it carries
+        self.resolve_auth = resolve_auth or _no_auth
         self.limits = limits or Limits()
         self.bus: Bus = NatsBus(nats) if nats is not None else LocalBus()
         self.clients: dict[str, Client] = {}
         # topic base -> client id -> that client's subscriptions with this base
         self._index: dict[str, dict[str, list[Subscription]]] = {}
+        # topic base -> its subscribers grouped by (auth, options): rebuilt after any change to the
+        # index or to a client's auth (`_version`), so an event costs a list copy per group, not a
+        # Python loop over thousands of clients
+        self._version = 0
+        self._audiences: dict[str, list[_Audience]] = {}
+        self._audiences_version = -1
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
@@ -69,11 +93,7 @@ class Broker:
             self._source.detach()
             self._source = None
         await self.bus.stop()
-        for task in (self._worker, self._reaper):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_all((self._worker, self._reaper))
         self._worker = self._reaper = None
         for client in list(self.clients.values()):
             client.discard()
@@ -114,12 +134,14 @@ class Broker:
     def subscribe(self, client: Client, topics: list[str], auth: Auth | None) -> None:
         """Replace the client's whole subscription set (an empty list unsubscribes from all)."""
         client.auth = auth
+        self._version += 1
         self._unindex(client)
         client.subscriptions = {t: parse(t) for t in topics if t}
         for sub in client.subscriptions.values():
             self._index.setdefault(sub.base, {}).setdefault(client.id, []).append(sub)
 
     def _unindex(self, client: Client) -> None:
+        self._version += 1
         for sub in client.subscriptions.values():
             by_client = self._index.get(sub.base)
             if by_client is None:
@@ -146,7 +168,41 @@ class Broker:
             return self._send_direct(client, event, payload)
         if not _CLIENT_ID.match(client_id):
             return False  # never let a caller-supplied id shape a NATS subject
-        return await self.bus.send_direct(client_id, msgspec.msgpack.encode((event, payload)))
+        reply = await self.bus.send_direct(client_id, msgspec.msgpack.encode(("send", event, payload)))
+        return reply == _DELIVERED
+
+    async def subscribe_client(self, client_id: str, topics: list[str], authorization: str, ip: str) -> None:
+        """POST /api/realtime: replace the subscriptions of a client held by any process.
+
+        The request may reach another worker than the one holding the stream; that one then
+        checks and applies it. Raises ApiError as PocketBase answers (404 unknown client, 400 for
+        another IP, 403 for another auth).
+        """
+        client = self.clients.get(client_id)
+        if client is not None:
+            if client.discarded:
+                raise ApiError(404, INVALID_CLIENT)
+            await self._subscribe_local(client, topics, authorization, ip)
+            return
+        if not _CLIENT_ID.match(client_id):
+            raise ApiError(404, INVALID_CLIENT)
+        message = msgspec.msgpack.encode(("subscribe", topics, authorization, ip))
+        reply = await self.bus.send_direct(client_id, message)
+        if reply is None:
+            raise ApiError(404, INVALID_CLIENT)
+        status, text, data = msgspec.msgpack.decode(reply)
+        if status:
+            raise ApiError(status, text, data)
+
+    async def _subscribe_local(self, client: Client, topics: list[str], authorization: str, ip: str) -> None:
+        # a client id is a bearer secret for the stream: only its own IP may steer it
+        if client.ip != ip:
+            raise ApiError(400, "Invalid realtime client.")
+        auth = await self.resolve_auth(authorization)
+        # a guest may sign in; an authenticated client may not become someone else (or a guest)
+        if client.auth is not None and (auth is None or (auth.collection.id, auth.id) != client.auth_key):
+            raise ApiError(403, "The current and the previous request authorization don't match.")
+        self.subscribe(client, topics, auth)
 
     @staticmethod
     def _send_direct(client: Client, event: str, payload: bytes) -> bool:
@@ -154,15 +210,25 @@ class Broker:
             return False
         return client.send(event.encode(), payload)
 
-    async def _direct_message(self, client_id: str, message: bytes) -> bool:
+    async def _direct_message(self, client_id: str, message: bytes) -> bytes | None:
         client = self.clients.get(client_id)
-        if client is None:
-            return False
+        if client is None or client.discarded:
+            return None
         try:
-            event, payload = _direct.decode(message)
-        except msgspec.DecodeError:
-            return False
-        return self._send_direct(client, event, payload)
+            kind, *args = _direct.decode(message)
+            if kind == "send":
+                event, payload = args
+                return _DELIVERED if self._send_direct(client, str(event), bytes(payload)) else None
+            if kind == "subscribe":
+                topics, authorization, ip = args
+                try:
+                    await self._subscribe_local(client, [str(t) for t in topics], str(authorization), str(ip))
+                except ApiError as e:
+                    return msgspec.msgpack.encode((e.status, e.message, e.data))
+                return _SUBSCRIBED
+        except (msgspec.DecodeError, ValueError, TypeError):
+            log.warning("realtime: dropped a malformed direct message")
+        return None
 
     # -- events ----------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -180,6 +246,8 @@ class Broker:
                     log.exception("realtime: failed to deliver a %s event", event.action)
 
     async def _dispatch(self, event: RecordEvent) -> None:
+        if self.store.sync.stale():  # the event may come from a collection or rule changed elsewhere
+            await self.store.sync.catch_up()
         col = self.store.find(event.collection_id)
         if col is None or col.id != event.collection_id:
             return
@@ -203,17 +271,35 @@ class Broker:
         groups: dict[Any, Group] = {}
         seen: set[str] = set()
         for base, rule_name in record_bases(col.id, col.name, event.record_id):
-            by_client = self._index.get(base)
-            if not by_client or base in seen:
+            if base in seen or base not in self._index:
                 continue
             seen.add(base)
-            for client_id, subs in by_client.items():
+            for key, auth, sub, targets in self._audience(base):
+                group = groups.get((key, rule_name))
+                if group is None:
+                    group = groups[(key, rule_name)] = new_group(auth, sub, rule_name)
+                group.targets += targets
+        return list(groups.values())
+
+    def _audience(self, base: str) -> list[_Audience]:
+        if self._audiences_version != self._version:
+            self._audiences.clear()
+            self._audiences_version = self._version
+        found = self._audiences.get(base)
+        if found is None:
+            by_key: dict[Any, _Audience] = {}
+            for client_id, subs in self._index.get(base, {}).items():
                 client = self.clients.get(client_id)
                 if client is None or client.discarded:
                     continue
                 for sub in subs:
-                    add_target(groups, client, sub, rule_name)
-        return list(groups.values())
+                    key = (client.auth_key, sub.options_key)
+                    entry = by_key.get(key)
+                    if entry is None:
+                        entry = by_key[key] = (key, client.auth, sub, [])
+                    entry[3].append((client, sub.event))
+            found = self._audiences[base] = list(by_key.values())
+        return found
 
     def _auth_changed(self, col: Collection, event: RecordEvent) -> None:
         """Keep each client's auth record current; a new password or tokenKey signs it out."""
@@ -226,3 +312,8 @@ class Broker:
                 client.auth = None
             elif event.action == UPDATE:
                 client.auth = Auth(record=event.row, collection=col)
+            self._version += 1
+
+
+async def _no_auth(_authorization: str) -> Auth | None:
+    return None

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 log = logging.getLogger("core.realtime")
 
 EVENTS_SUBJECT = "core.realtime.events"
-# direct messages to one SSE client, wherever it is connected (the OAuth2 popup flow)
+# requests to the process holding one SSE client, wherever it is connected: a frame for it (the
+# OAuth2 popup flow) or a new subscription set (POST /api/realtime that reached another worker)
 CLIENT_SUBJECT = "core.realtime.client"
 # "I have SSE clients": every process with at least one says so this often, so that processes
 # whose writes nobody could receive skip deriving and publishing events (most writes, most days)
@@ -26,8 +27,8 @@ INTEREST_SUBJECT = "core.realtime.interest"
 INTEREST_PERIOD = 2.0
 
 Deliver = Callable[[bytes], None]
-# answers a direct message: True when this process has the client and queued the frame
-DirectHandler = Callable[[str, bytes], Awaitable[bool]]
+# answers a direct message: the reply when this process holds the client, else None (silence)
+DirectHandler = Callable[[str, bytes], Awaitable[bytes | None]]
 
 
 class Bus(Protocol):
@@ -36,8 +37,8 @@ class Bus(Protocol):
     def publish(self, message: bytes) -> None:
         """Thread-safe; messages are delivered in the order they were published."""
 
-    async def send_direct(self, client_id: str, message: bytes) -> bool:
-        """Hand a message to the process holding `client_id`; False when nobody has it."""
+    async def send_direct(self, client_id: str, message: bytes) -> bytes | None:
+        """Hand a message to the process holding `client_id`: its reply, None when nobody has it."""
 
     def announce_interest(self) -> None:
         """Tell the other processes that this one has SSE clients (call on the event loop)."""
@@ -65,8 +66,8 @@ class LocalBus:
         with contextlib.suppress(RuntimeError):  # the loop is closing
             self._loop.call_soon_threadsafe(self._deliver, message)
 
-    async def send_direct(self, client_id: str, message: bytes) -> bool:
-        return False  # a local client was already tried by the broker
+    async def send_direct(self, client_id: str, message: bytes) -> bytes | None:
+        return None  # a local client was already tried by the broker
 
     def announce_interest(self) -> None:
         pass
@@ -101,8 +102,9 @@ class NatsBus:
         async def on_direct(msg: Any) -> None:
             client_id = msg.subject.rsplit(".", 1)[-1]
             # only the process holding the client answers; the others stay silent
-            if await direct(client_id, msg.data) and msg.reply:
-                await msg.respond(b"1")
+            reply = await direct(client_id, msg.data)
+            if reply is not None and msg.reply:
+                await msg.respond(reply)
 
         self._subs = [
             await self.nc.subscribe(self.subject, cb=on_event),
@@ -147,14 +149,15 @@ class NatsBus:
     def remote_interest(self) -> bool:
         return time.monotonic() < self._interest_until
 
-    async def send_direct(self, client_id: str, message: bytes) -> bool:
+    async def send_direct(self, client_id: str, message: bytes) -> bytes | None:
         try:
             reply = await self.nc.request(
                 f"{CLIENT_SUBJECT}.{client_id}", message, timeout=self.direct_timeout
             )
         except Exception:  # timeout or no responders: nobody holds that client
-            return False
-        return bool(reply.data == b"1")
+            return None
+        data: bytes = reply.data
+        return data
 
     async def stop(self) -> None:
         if self._publisher is not None:

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import apsw
 
+from core.store.shared import WriterLock, writer_lock_for
+
 log = logging.getLogger("core.store")
 
 T = TypeVar("T")
@@ -146,10 +148,16 @@ class Database:
         self.commit_hooks: list[Callable[[Change], None]] = []
         # after the acknowledgements: realtime and anything else that may take longer
         self.listeners: list[Callable[[Change], None]] = []
+        # on the writer thread, under the writer lock, before each group: catching up with what
+        # other processes on the same files committed (see core/store/shared.py)
+        self.before_group: Callable[[apsw.Connection], None] | None = None
+        self._lock: WriterLock | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = writer_lock_for(self.path)
+        self._lock.open()
         self._write_conn = open_connection(self.path, self._init)
         self._writer = threading.Thread(target=self._writer_loop, name="sqlite-writer", daemon=True)
         self._writer.start()
@@ -174,6 +182,9 @@ class Database:
                 self._write_conn.execute("PRAGMA optimize")
             self._write_conn.close()
             self._write_conn = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     # -- writes ----------------------------------------------------------------------------
     def _writer_loop(self) -> None:
@@ -199,8 +210,26 @@ class Database:
                 return
 
     def _run_group(self, batch: list[_Job]) -> None:
+        lock = self._lock
+        assert lock is not None
+        # another process writing these files waits here, in the kernel, not in SQLite's
+        # sleeping busy handler; the lock is held until the commit hooks have run, so a
+        # process that takes it next sees the epochs they bumped
+        lock.acquire()
+        try:
+            outcomes, changes = self._commit_group(batch)
+        finally:
+            lock.release()
+        self._deliver(outcomes, changes)
+
+    def _commit_group(self, batch: list[_Job]) -> tuple[list[_Outcome], list[Change]]:
         conn = self._write_conn
         assert conn is not None
+        if self.before_group is not None:
+            try:
+                self.before_group(conn)
+            except Exception:
+                log.exception("catching up with other processes failed")
         outcomes: list[_Outcome] = []
         changeset = b""
         # one session for the whole group: a session per write cost ~15 us each (changeset() prepares
@@ -235,7 +264,25 @@ class Database:
         finally:
             if session is not None:
                 session.close()
-        self._deliver(outcomes, changeset)
+        tags = _merged_tags(o.ctx.tags for o in outcomes if o.error is None)
+        changes = [Change(changeset, tags)] if changeset or tags else []
+        for change in changes:
+            self._run_hooks(self.commit_hooks, change, "commit hook failed")
+        return outcomes, changes
+
+    @staticmethod
+    def _run_hooks(hooks: list[Callable[[Change], None]], change: Change, failure: str) -> None:
+        for hook in list(hooks):
+            try:
+                hook(change)
+            except Exception:  # a broken hook must not break the write path
+                log.exception(failure)
+
+    def announce(self, change: Change) -> None:
+        """Hand a change that no local write group made (a restore, another process's commit)
+        to the commit hooks and listeners, as if it had been committed here."""
+        self._run_hooks(self.commit_hooks, change, "commit hook failed")
+        self._run_hooks(self.listeners, change, "change listener failed")
 
     def _run_one(self, conn: apsw.Connection, job: _Job) -> _Outcome:
         ctx = WriteContext(conn)
@@ -251,15 +298,7 @@ class Database:
             _undo(ctx)
             return _Outcome(job, None, exc, ctx)
 
-    def _deliver(self, outcomes: list[_Outcome], changeset: bytes) -> None:
-        tags = _merged_tags(o.ctx.tags for o in outcomes if o.error is None)
-        changes = [Change(changeset, tags)] if changeset or tags else []
-        for change in changes:
-            for hook in list(self.commit_hooks):
-                try:
-                    hook(change)
-                except Exception:
-                    log.exception("commit hook failed")
+    def _deliver(self, outcomes: list[_Outcome], changes: list[Change]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for o in outcomes:
             if o.error is None:
@@ -280,11 +319,7 @@ class Database:
             with contextlib.suppress(RuntimeError):  # the loop closed while we wrote
                 loop.call_soon_threadsafe(_resolve_all, items)
         for change in changes:
-            for listener in list(self.listeners):
-                try:
-                    listener(change)
-                except Exception:  # a broken listener must not break the write path
-                    log.exception("change listener failed")
+            self._run_hooks(self.listeners, change, "change listener failed")
 
     async def write(self, fn: Callable[[WriteContext], T]) -> T:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ import apsw
 from core.errors import ApiError
 from core.store import collections as colmod
 from core.store import ddl
+from core.store.cache_sync import CacheSync
 from core.store.db import Database, WriteContext
 from core.store.files import FileStorage
 from core.store.record_query import ListParams, is_point_read, list_records, load_raw, present, view_record
@@ -43,11 +44,13 @@ class Store:
         self.db = Database(pb_dir / "data.db", readers=readers, init=_init_connection)
         self.registry = colmod.Registry()
         self.storage = FileStorage(pb_dir / "storage")
+        self.sync = CacheSync(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db.open()
+        self.sync.attach()
 
         def boot(ctx: WriteContext) -> None:
             colmod.bootstrap(ctx.conn)
@@ -64,6 +67,7 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        self.sync.detach()
 
     def find(self, id_or_name: str) -> Collection | None:
         return self.registry.find(id_or_name)

@@ -54,10 +54,12 @@ class Recorder:
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
+        async def send(message: dict[str, Any]) -> None:
+            self.frames += self._parser.feed(message["body"])
+            self._changed.set()
+
         try:
-            async for chunk in self.client.stream():
-                self.frames += self._parser.feed(chunk)
-                self._changed.set()
+            await self.client.pump(send)
         finally:
             self.closed = True
             self._changed.set()
