@@ -14,6 +14,8 @@ class App:
         self.settings = settings
         self.store = Store(settings.pb_dir, env=settings.env)
         self.auth = AuthService(self.store)
+        if settings.workers > 1:
+            self._share_limits()
         # services other packages attach at start-up (mailer, realtime broker, cron, logs...):
         # keyed by name so that adding one does not touch this class
         self.services: dict[str, Any] = {}
@@ -25,3 +27,14 @@ class App:
 
     def close(self) -> None:
         self.store.close()
+
+    def _share_limits(self) -> None:
+        """With several worker processes, rate limits and cooldowns count across all of them."""
+        from core.auth.shared_limits import SharedCooldowns, SharedRateLimiters, SharedTable
+        from core.store.shared import run_dir
+
+        table = SharedTable(run_dir(self.settings.pb_dir) / "limits")
+        if self.settings.worker == 0:
+            table.clear()  # the leader starts before its followers: a restart forgets, as PocketBase
+        self.auth.limiters = SharedRateLimiters(table)  # type: ignore[assignment]
+        self.auth.cooldowns = SharedCooldowns(table)  # type: ignore[assignment]

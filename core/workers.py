@@ -169,6 +169,7 @@ class Followers:
 GROUP_ENV = "CORE_WORKER_GROUP"
 PAUSE_GRACE = 5.0  # beyond the drain timeout, for the pause messages themselves
 RESUME_TIMEOUT = 300.0  # a worker left paused by a restorer that died reopens on its own
+EPOCH_POLL = 0.25  # seconds between checks of the shared epochs while no request comes
 
 
 def new_group_id() -> str:
@@ -192,6 +193,7 @@ class Peers:
         self._subs: list[Any] = []
         self._resumed: dict[str, asyncio.Event] = {}
         self._holds: set[asyncio.Task[None]] = set()
+        self._follower: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._subs = [
@@ -199,8 +201,22 @@ class Peers:
             await self.nc.subscribe(self._resume, cb=self._on_resume),
         ]
         await self.nc.flush()
+        self._follower = asyncio.create_task(self._follow_epochs(), name="worker epochs")
+
+    async def _follow_epochs(self) -> None:
+        """Catch up with the other workers' commits between requests too: an idle worker's
+        open UI tabs and realtime clients then learn of a changed auth record within a poll."""
+        sync = self.lifecycle.app.store.sync
+        while True:
+            await asyncio.sleep(EPOCH_POLL)
+            if sync.stale():
+                try:
+                    await sync.catch_up()
+                except Exception:  # the store is closed for a restore, say: try again later
+                    log.debug("catching up with the other workers failed", exc_info=True)
 
     async def stop(self) -> None:
+        await cancel_all([self._follower])
         for sub in self._subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

@@ -22,7 +22,7 @@ AUDIENCE_GUEST = "@guest"
 AUDIENCE_AUTH = "@auth"
 
 # a client idle this long past its window is forgotten (PocketBase: rule duration + 30 min)
-_FORGET_AFTER_S = 1800
+FORGET_AFTER_S = 1800
 _CLEAN_EVERY_S = 60
 
 
@@ -134,7 +134,7 @@ class RateLimiters:
         for key in list(self._windows):
             clients = self._windows[key]
             for client in [
-                c for c, w in clients.items() if now - w.last_consume > w.interval + _FORGET_AFTER_S
+                c for c, w in clients.items() if now - w.last_consume > w.interval + FORGET_AFTER_S
             ]:
                 del clients[client]
             if not clients:

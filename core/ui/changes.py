@@ -15,6 +15,7 @@ import logging
 
 import apsw
 
+from core.store.cache_sync import AUTH_CHANGED
 from core.store.collections import Registry
 from core.store.db import Change, Database
 from core.ui.hub import Hub
@@ -37,8 +38,9 @@ class AuthChanges:
             self.db.listeners.remove(self)
 
     def __call__(self, change: Change) -> None:
-        if change.tags.get("data_replaced"):
-            # a backup restore swapped the whole database: every tab re-reads its session
+        if change.tags.get("data_replaced") or (change.tags.get(AUTH_CHANGED) and not change.changeset):
+            # a backup restore swapped the whole database, or another worker process changed
+            # some auth record (which one it does not say): every tab re-reads its session
             with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(self.hub.nudge_all)
             return

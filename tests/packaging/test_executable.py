@@ -46,12 +46,12 @@ def nats_args(client_port: int) -> list[str]:
     ]
 
 
-def start(core_bin: Path, root: Path, nats_port: int | None = None) -> ServerProcess:
+def start(core_bin: Path, root: Path, nats_port: int | None = None, *extra: str) -> ServerProcess:
     tmp = root / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     return start_core(
         root / "data",
-        extra_args=nats_args(nats_port or free_port()),
+        extra_args=[*nats_args(nats_port or free_port()), *extra],
         env={"CORE_BIN": str(core_bin), "TMPDIR": str(tmp), "CORE_CACHE_DIR": str(root / "cache")},
     )
 
@@ -259,3 +259,23 @@ def test_sigkill_leaves_no_survivors_and_next_start_sweeps(core_bin: Path, tmp_p
         assert "removed 1 unpack dir" in again.log_tail()
     finally:
         again.stop()
+
+
+def test_workers_run_from_the_executable_and_die_with_the_leader(core_bin: Path, tmp_path: Path) -> None:
+    server = start(core_bin, tmp_path, None, "--workers", "2")
+    try:
+        deadline = time.monotonic() + 30
+        while len((pids := tree(server))["core"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(pids["core"]) == 2 and pids["nats-server"], pids
+        # the follower runs from the leader's unpack dir: one `_MEI*` dir, not two
+        assert len(unpack_dirs(tmp_path)) == 1
+        leader = next(pid for pid in pids["core"] if _parent(pid) == server.pid)
+        os.kill(leader, signal.SIGKILL)  # its follower and nats-server must follow it
+        assert_no_survivors(pids, server.data_dir)
+    finally:
+        server.stop()
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
