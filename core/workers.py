@@ -33,6 +33,7 @@ from typing import Any
 
 from core.config import ConfigError, Settings
 from core.lifecycle import GateBusy
+from core.nats.client import subscriptions_settled
 from core.tasks import cancel_all
 
 log = logging.getLogger("core.workers")
@@ -200,7 +201,7 @@ class Peers:
             await self.nc.subscribe(self._pause, cb=self._on_pause),
             await self.nc.subscribe(self._resume, cb=self._on_resume),
         ]
-        await self.nc.flush()
+        await subscriptions_settled(self.nc)
         self._follower = asyncio.create_task(self._follow_epochs(), name="worker epochs")
 
     async def _follow_epochs(self) -> None:

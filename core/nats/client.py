@@ -105,3 +105,26 @@ async def push_claims(nc: Client, account_jwt: str, *, wait: float = 0.5) -> lis
     finally:
         await sub.unsubscribe()
     return replies
+
+
+async def subscriptions_settled(nc: Client, timeout: float = 5.0) -> None:
+    """Return once the server has every subscription this connection made so far.
+
+    `nc.flush()` does not promise that: nats-py writes its PING straight to the socket, while
+    SUB commands wait in a queue for the flusher task, so the PONG can come back before the
+    server saw them (a direct message sent right after then finds no subscriber). A message to
+    ourselves travels behind the queued SUBs, so its return proves they were processed.
+    """
+    inbox = nc.new_inbox()
+    arrived = asyncio.get_running_loop().create_future()
+
+    async def on_message(_msg: Any) -> None:
+        if not arrived.done():
+            arrived.set_result(None)
+
+    sub = await nc.subscribe(inbox, cb=on_message)
+    try:
+        await nc.publish(inbox, b"")
+        await asyncio.wait_for(arrived, timeout)
+    finally:
+        await sub.unsubscribe()

@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from core.nats.client import subscriptions_settled
+
 log = logging.getLogger("core.realtime")
 
 EVENTS_SUBJECT = "core.realtime.events"
@@ -111,9 +113,9 @@ class NatsBus:
             await self.nc.subscribe(f"{CLIENT_SUBJECT}.*", cb=on_direct),
             await self.nc.subscribe(INTEREST_SUBJECT, cb=self._on_interest),
         ]
-        # a PING/PONG round trip: the server has the subscriptions before start() returns, so a
-        # direct message sent right after does not find "no responders"
-        await self.nc.flush()
+        # the server has the subscriptions before start() returns: a direct message sent right
+        # after must not miss this process
+        await subscriptions_settled(self.nc)
         self._publisher = asyncio.create_task(self._publish_loop(), name="realtime nats publisher")
 
     def publish(self, message: bytes) -> None:
@@ -154,7 +156,8 @@ class NatsBus:
             reply = await self.nc.request(
                 f"{CLIENT_SUBJECT}.{client_id}", message, timeout=self.direct_timeout
             )
-        except Exception:  # timeout or no responders: nobody holds that client
+        except Exception as exc:  # timeout or no responders: nobody holds that client
+            log.debug("realtime: no process answered for client %s: %r", client_id, exc)
             return None
         data: bytes = reply.data
         return data
