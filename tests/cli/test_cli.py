@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from core.config import parse_workers
 from tests.servers import REPO_ROOT, ServerProcess, free_port
 
 NATS_ARGS = [
@@ -124,3 +126,30 @@ def test_bad_flag_value_is_one_clear_line(tmp_path: Path) -> None:
     nats = core("serve", "--nats-port", "99999", "--dir", str(tmp_path / "d"), cwd=tmp_path)
     assert nats.returncode == 2
     assert "--nats-port" in nats.stderr and "Traceback" not in nats.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--workers", "0"], {}, "--workers: 0 out of range (1-64)"),
+        (["--workers", "many"], {}, "--workers: invalid value 'many' (expected a number or auto)"),
+        ([], {"CORE_WORKERS": "-3"}, "--workers: -3 out of range (1-64)"),
+        (["--workers", "2", "--no-nats"], {}, "--workers: more than one worker needs NATS"),
+        (
+            ["--workers", "2", "--server", "uvicorn"],
+            {},
+            "--workers: more than one worker needs --server granian",
+        ),
+    ],
+)
+def test_bad_workers_setting_is_one_clear_line(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    out = core("serve", "--dir", str(tmp_path / "d"), *args, *NATS_ARGS, cwd=tmp_path, env=env)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_parse_workers() -> None:
+    assert parse_workers("3") == 3
+    assert parse_workers(" AUTO ") == len(os.sched_getaffinity(0))
