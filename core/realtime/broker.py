@@ -36,6 +36,8 @@ _json = msgspec.json.Encoder()
 # direct messages between processes: ("send", event, payload) or ("subscribe", topics, auth, ip)
 _direct = msgspec.msgpack.Decoder(list[Any])
 _DELIVERED = b"1"
+# frames written between two passes of the event loop (see _dispatch)
+YIELD_EVERY = 256
 _SUBSCRIBED = msgspec.msgpack.encode((0, "", None))
 INVALID_CLIENT = "Missing or invalid client id."
 ResolveAuth = Callable[[str], Awaitable[Auth | None]]
@@ -261,10 +263,17 @@ class Broker:
             await self.store.db.read(lambda conn: render(conn, col, event, groups, find))
         else:
             render(None, col, event, groups, find)
+        sent = 0
         for group in groups:
             if group.data is not None:
                 for client, name in group.targets:
                     client.send(name, group.data)
+                    sent += 1
+                    if sent % YIELD_EVERY == 0:
+                        # a pass of the event loop between chunks: its poll releases the GIL, so
+                        # the SQLite writer commits the next write (and requests go on) while a
+                        # large fan-out runs, instead of waiting milliseconds for all of it
+                        await asyncio.sleep(0)
 
     def _groups(self, col: Collection, event: RecordEvent) -> list[Group]:
         """The subscribers of this event, grouped by what they will get."""
