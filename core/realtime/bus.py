@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ CLIENT_SUBJECT = "core.realtime.client"
 # whose writes nobody could receive skip deriving and publishing events (most writes, most days)
 INTEREST_SUBJECT = "core.realtime.interest"
 INTEREST_PERIOD = 2.0
+ORIGIN_SIZE = 8  # bytes of the process id prefixed to every event message on NATS
 
 Deliver = Callable[[bytes], None]
 # answers a direct message: the reply when this process holds the client, else None (silence)
@@ -82,7 +84,13 @@ class LocalBus:
 
 
 class NatsBus:
-    """Through the NATS server, so that every connected process delivers every event."""
+    """Through the NATS server, so that every connected process delivers every event.
+
+    This process's own events go straight to its broker, the way LocalBus does, and to NATS
+    only while another process has announced SSE clients: the round trip through the server
+    cost every event a millisecond or more of latency, for a copy only this process wanted.
+    Messages carry an origin id, so a process skips its own when NATS hands them back.
+    """
 
     def __init__(self, nc: Any, subject: str = EVENTS_SUBJECT, direct_timeout: float = 1.0) -> None:
         self.nc = nc
@@ -92,14 +100,20 @@ class NatsBus:
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._subs: list[Any] = []
         self._publisher: asyncio.Task[None] | None = None
-        self._interest_until = 0.0  # time.monotonic() until which some process has clients
+        self._interest_until = 0.0  # time.monotonic() until which another process has clients
+        self._origin = secrets.token_bytes(ORIGIN_SIZE)
+        self._deliver: Deliver | None = None
         self._announcements: set[asyncio.Task[None]] = set()
 
     async def start(self, deliver: Deliver, direct: DirectHandler) -> None:
         self._loop = asyncio.get_running_loop()
+        self._deliver = deliver
+        origin = self._origin
 
         async def on_event(msg: Any) -> None:
-            deliver(msg.data)
+            data: bytes = msg.data
+            if data[:ORIGIN_SIZE] != origin:  # this process delivered its own already
+                deliver(data[ORIGIN_SIZE:])
 
         async def on_direct(msg: Any) -> None:
             client_id = msg.subject.rsplit(".", 1)[-1]
@@ -122,7 +136,13 @@ class NatsBus:
         if self._loop is None:
             return
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._outbox.put_nowait, message)
+            self._loop.call_soon_threadsafe(self._route, message)
+
+    def _route(self, message: bytes) -> None:
+        if self._deliver is not None:
+            self._deliver(message)
+        if self.remote_interest():
+            self._outbox.put_nowait(self._origin + message)
 
     async def _publish_loop(self) -> None:
         # one task awaiting each publish keeps the writer's order on the wire
@@ -133,7 +153,9 @@ class NatsBus:
             except Exception as exc:  # a lost NATS connection must not stop later events
                 log.warning("realtime: NATS publish failed: %s", exc)
 
-    async def _on_interest(self, _msg: Any) -> None:
+    async def _on_interest(self, msg: Any) -> None:
+        if msg.data == self._origin:
+            return  # our own announcement
         # three periods of grace: a late announcement must not switch the events off
         self._interest_until = time.monotonic() + 3 * INTEREST_PERIOD
 
@@ -144,11 +166,12 @@ class NatsBus:
 
     async def _announce(self) -> None:
         try:
-            await self.nc.publish(INTEREST_SUBJECT, b"")
+            await self.nc.publish(INTEREST_SUBJECT, self._origin)
         except Exception as exc:
             log.warning("realtime: NATS publish failed: %s", exc)
 
     def remote_interest(self) -> bool:
+        """Whether another process announced SSE clients within the grace period."""
         return time.monotonic() < self._interest_until
 
     async def send_direct(self, client_id: str, message: bytes) -> bytes | None:

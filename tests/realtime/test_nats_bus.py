@@ -76,12 +76,20 @@ async def brokers(app: App, other_app: App, nats_url: str) -> AsyncIterator[tupl
             await nc.close()
 
 
+async def wait_for_interest(broker: Broker, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not broker.bus.remote_interest():
+            await asyncio.sleep(0.01)
+
+
 async def test_every_process_delivers(app: App, brokers: tuple[Broker, Broker]) -> None:
     recorders = []
     for b in brokers:
         client = b.connect("127.0.0.1")
         b.subscribe(client, ["posts/*", "comments/*"], None)
         recorders.append(Recorder(client))
+    # the writer publishes to NATS once it heard that another process has clients
+    await wait_for_interest(brokers[0])
     posts = app.store.find("posts")
     assert posts is not None
     await app.store.update_record(posts, "post1aaaaaaaaaa", {"title": "via nats"}, superuser_request(app))
@@ -111,10 +119,7 @@ async def test_a_process_with_no_clients_publishes_for_the_ones_that_have_some(
     client = second.connect("127.0.0.1")  # the first client of `second` announces it at once
     second.subscribe(client, ["posts/*"], None)
     recorder = Recorder(client)
-    deadline = time.monotonic() + 5
-    while not first.bus.remote_interest():
-        assert time.monotonic() < deadline, "the announcement never arrived"
-        await asyncio.sleep(0.01)
+    await wait_for_interest(first)
     assert not first.clients
     posts = app.store.find("posts")
     assert posts is not None
@@ -138,3 +143,24 @@ async def test_nobody_listening_means_no_events_derived(
     await app.store.update_record(posts, "post1aaaaaaaaaa", {"title": "unheard"}, superuser_request(app))
     await app.store.db.write(lambda ctx: None)  # acknowledged after the first group's listeners ran
     assert not first.bus.remote_interest() and derived == []
+
+
+async def test_a_lone_process_delivers_without_the_nats_round_trip(
+    app: App, brokers: tuple[Broker, Broker]
+) -> None:
+    first, second = brokers
+    client = first.connect("127.0.0.1")
+    first.subscribe(client, ["posts/*"], None)
+    recorder = Recorder(client)
+    await asyncio.sleep(0.2)  # its own announcement has come back by now: it does not count
+    assert not first.bus.remote_interest() and not second.clients
+    published: list[bytes] = []
+    original = first.bus._outbox.put_nowait  # type: ignore[attr-defined]
+    first.bus._outbox.put_nowait = lambda m: published.append(m) or original(m)  # type: ignore[attr-defined]
+    posts = app.store.find("posts")
+    assert posts is not None
+    await app.store.update_record(posts, "post1aaaaaaaaaa", {"title": "local"}, superuser_request(app))
+    await recorder.wait_for(lambda frames: any(f.event == "posts/*" for f in frames))
+    assert [f.json["record"]["title"] for f in recorder.events("posts/*")] == ["local"]
+    assert published == []  # nothing went to NATS: nobody else listens
+    await recorder.close()
