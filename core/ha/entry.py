@@ -1,0 +1,60 @@
+"""The changelog entry: what one write group publishes to the stream, and how a message is read back.
+
+A message is `MAGIC + version byte + msgpack body`. The magic separates three cases that must be
+handled differently by every node alike (issue 13, invariants 9 and 10):
+- no magic: not core's (someone published garbage on the subject): skipped and counted;
+- the magic with a version this node does not know: written by a newer core; this node stops
+  applying (guessing would diverge) until it is upgraded;
+- the magic and a known version but a body that does not decode: a real entry that cannot be
+  read, which also stops the node: it is never skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+MAGIC = b"\xc0reCL"  # 0xc0 is never the first byte of UTF-8 text or of a msgpack map
+FORMAT_VERSION = 1
+
+
+class Entry(msgspec.Struct, frozen=True):
+    """One write group: its net changeset, whether it changed the schema, and its notes."""
+
+    node: str  # the node that wrote it, for status and metrics only (every node applies every entry)
+    changeset: bytes = b""
+    # a schema entry carries `_collections` changes; every node derives the DDL from them
+    # (core.store.ddl.sync_schema) instead of replaying SQL text
+    schema: bool = False
+    tags: dict[str, Any] = {}
+
+
+class NotAnEntry(Exception):
+    """The message is not a core changelog entry at all: skip it (every node does the same)."""
+
+
+class UnreadableEntry(Exception):
+    """A core entry this node cannot read (a newer format, or a broken body): stop applying."""
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Entry)
+
+
+def encode(entry: Entry) -> bytes:
+    return MAGIC + bytes([FORMAT_VERSION]) + _encoder.encode(entry)
+
+
+def decode(payload: bytes) -> Entry:
+    if not payload.startswith(MAGIC) or len(payload) <= len(MAGIC):
+        raise NotAnEntry("no core changelog header")
+    version = payload[len(MAGIC)]
+    if version != FORMAT_VERSION:
+        raise UnreadableEntry(
+            f"changelog entry format {version}; this core reads format {FORMAT_VERSION} (upgrade this node)"
+        )
+    try:
+        return _decoder.decode(payload[len(MAGIC) + 1 :])
+    except msgspec.DecodeError as exc:
+        raise UnreadableEntry(f"changelog entry format {version} does not decode: {exc}") from None
