@@ -1,0 +1,184 @@
+"""The changelog on JetStream: one stream, appended to with compare-and-set, read in order.
+
+Why these choices:
+- `Nats-Expected-Last-Sequence` makes an append a compare-and-set on the whole stream: an entry
+  is accepted only if its writer had applied everything before it, which is what makes
+  `--ha-writes serializable` serializable (issue 13, invariant 2);
+- an append whose answer was lost is safe to send again: without an expected sequence the
+  server's `Nats-Msg-Id` de-duplication answers with the first copy's sequence; with one, the
+  server checks the sequence first and says "wrong last sequence" (measured on 2.15), so a
+  refusal is checked against the entry stored right after the expected sequence: if that entry
+  carries our id, it is ours;
+- reads of a few entries (a writer catching up after losing a race) are direct gets, one
+  request each and no consumer to create; a node following the stream uses one ordered
+  consumer, which JetStream restarts from the last sequence it delivered after any gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import nats.errors
+import nats.js.errors
+from nats.js import JetStreamContext, api
+
+WRONG_LAST_SEQUENCE = 10071
+STREAM_NOT_FOUND = 10059
+_LAST_RE = re.compile(r"wrong last sequence:?\s*(\d+)")
+
+
+class ChangelogError(Exception):
+    """The changelog did not answer as needed (no quorum, NATS unreachable, a timeout)."""
+
+
+class WrongLastSequence(ChangelogError):
+    """Another node appended first: apply what is new, then try again."""
+
+    def __init__(self, last: int | None) -> None:
+        super().__init__(f"wrong last sequence: {last}")
+        self.last = last
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    name: str = "pb"
+    replicas: int = 1
+    max_age: float = 0.0  # seconds, 0: kept until snapshots allow trimming
+    max_bytes: int = -1
+
+    @property
+    def subject(self) -> str:
+        return f"{self.name}.changes"
+
+
+@dataclass(frozen=True)
+class Message:
+    seq: int
+    data: bytes
+
+
+class Changelog:
+    def __init__(self, js: JetStreamContext, settings: StreamSettings) -> None:
+        self.js = js
+        self.settings = settings
+
+    async def ensure(self) -> api.StreamInfo:
+        """The stream, created with file storage if it does not exist yet.
+
+        An existing stream keeps its configuration: the first node decided it, and changing
+        replicas or limits under running nodes is an operator's decision, not a restart's.
+        """
+        s = self.settings
+        try:
+            return await self.js.stream_info(s.name)
+        except nats.js.errors.NotFoundError:
+            pass
+        config = api.StreamConfig(
+            name=s.name,
+            subjects=[s.subject],
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.LIMITS,
+            discard=api.DiscardPolicy.OLD,
+            num_replicas=s.replicas,
+            max_age=s.max_age or None,
+            max_bytes=s.max_bytes,
+            allow_direct=True,
+            deny_delete=True,
+            deny_purge=False,  # trimming below the newest snapshot is a purge up to a sequence
+        )
+        try:
+            return await self.js.add_stream(config)
+        except nats.js.errors.BadRequestError as exc:
+            # two nodes raced to create it: the other one won, with the same settings
+            if "already in use" not in str(exc.description or ""):
+                raise ChangelogError(f"cannot create stream {s.name}: {exc.description}") from None
+            return await self.js.stream_info(s.name)
+
+    async def info(self) -> api.StreamInfo:
+        try:
+            return await self.js.stream_info(self.settings.name)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise ChangelogError(f"stream {self.settings.name}: {_describe(exc)}") from None
+
+    async def append(self, data: bytes, *, msg_id: str, expected_last: int | None, timeout: float) -> int:
+        """Append one entry; its sequence. `expected_last` None: no compare-and-set (last-writer-wins)."""
+        headers = {"Nats-Msg-Id": msg_id}
+        if expected_last is not None:
+            headers["Nats-Expected-Last-Sequence"] = str(expected_last)
+        try:
+            ack = await self.js.publish(
+                self.settings.subject, data, timeout=timeout, stream=self.settings.name, headers=headers
+            )
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                match = _LAST_RE.search(str(exc.description or ""))
+                last = int(match.group(1)) if match else None
+                mine = None if expected_last is None else expected_last + 1
+                if (
+                    mine is not None
+                    and (last is None or last >= mine)
+                    and await self._stored_with_id(mine, msg_id)
+                ):
+                    return mine  # an earlier try of this append got in
+                raise WrongLastSequence(last) from None
+            raise ChangelogError(f"append refused: {_describe(exc)}") from None
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise ChangelogError(f"append: {_describe(exc)}") from None
+        return int(ack.seq)
+
+    async def _stored_with_id(self, seq: int, msg_id: str) -> bool:
+        try:
+            msg = await self.js.get_msg(self.settings.name, seq, direct=True)
+        except (nats.errors.Error, TimeoutError):
+            return False  # unknown: the caller treats the append as lost and catches up
+        return bool(msg.headers and msg.headers.get("Nats-Msg-Id") == msg_id)
+
+    async def get(self, seq: int) -> Message | None:
+        """The entry at `seq`; None if the stream no longer (or not yet) has it."""
+        try:
+            msg = await self.js.get_msg(self.settings.name, seq, direct=True)
+        except nats.js.errors.NotFoundError:
+            return None
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise ChangelogError(f"read of entry {seq}: {_describe(exc)}") from None
+        return Message(int(msg.seq or seq), bytes(msg.data or b""))
+
+    async def follow(self, start: int, on_message: Callable[[Message], Awaitable[None]]) -> Follower:
+        """Deliver every entry from `start` on, in order, until the follower is stopped."""
+        config = api.ConsumerConfig(deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
+
+        async def deliver(msg: object) -> None:
+            meta = msg.metadata  # type: ignore[attr-defined]
+            await on_message(Message(int(meta.sequence.stream), bytes(msg.data)))  # type: ignore[attr-defined]
+
+        sub = await self.js.subscribe(
+            self.settings.subject,
+            stream=self.settings.name,
+            ordered_consumer=True,
+            config=config,
+            cb=deliver,
+            idle_heartbeat=2.0,
+        )
+        return Follower(sub)
+
+
+class Follower:
+    def __init__(self, sub: object) -> None:
+        self._sub = sub
+
+    async def stop(self) -> None:
+        try:
+            await self._sub.unsubscribe()  # type: ignore[attr-defined]
+        except (nats.errors.Error, asyncio.CancelledError):
+            pass
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | nats.errors.TimeoutError):
+        return "no answer in time (no JetStream quorum, or NATS unreachable)"
+    if isinstance(exc, nats.js.errors.APIError):
+        return f"{exc.description} (code {exc.err_code})"
+    return str(exc) or type(exc).__name__
