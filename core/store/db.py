@@ -14,15 +14,18 @@ import asyncio
 import contextlib
 import logging
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import apsw
 
+from core.errors import ApiError
 from core.store.shared import WriterLock, writer_lock_for
 
 log = logging.getLogger("core.store")
@@ -66,6 +69,26 @@ ConnectionInit = Callable[[apsw.Connection], None]
 
 # most writes one group commit may carry; bounds the latency a write can add to others
 MAX_GROUP = 64
+# how often a group is run again after another node appended to the changelog first
+MAX_ATTEMPTS = 8
+
+
+class WriteConflict(Exception):
+    """Raised by a replicator's publish: another node got there first; catch up and run again."""
+
+
+class Replicator(Protocol):
+    """The changelog behind the writer under `--ha` (core/ha/replicator.py); the store never
+    sees more of it than these two calls, made on the writer thread."""
+
+    def catch_up(self, conn: apsw.Connection) -> list[Change]:
+        """Apply what the log has beyond this database; the changes, for the hooks."""
+        ...
+
+    def publish(self, conn: apsw.Connection, change: Change, schema: bool) -> None:
+        """Append the open transaction's change to the log and record its sequence in the same
+        transaction, or raise WriteConflict (run the group again) or ApiError (fail it)."""
+        ...
 
 
 @dataclass
@@ -74,6 +97,9 @@ class _Job:
     loop: asyncio.AbstractEventLoop | None = None
     afut: asyncio.Future[Any] | None = None
     cfut: Future[Any] | None = None
+    # changes collections (tables, columns, indexes): runs as a group of its own, so that a
+    # replica derives the DDL from the `_collections` rows without other rows mixed in
+    schema: bool = False
 
 
 @dataclass
@@ -102,6 +128,10 @@ def _merged_tags(each: Iterable[dict[str, Any]]) -> dict[str, Any]:
             elif not out.get(key):
                 out[key] = value
     return out
+
+
+def _nothing(_ctx: WriteContext) -> None:
+    return None
 
 
 def _resolve_all(items: list[_Outcome]) -> None:
@@ -151,7 +181,9 @@ class Database:
         # on the writer thread, under the writer lock, before each group: catching up with what
         # other processes on the same files committed (see core/store/shared.py)
         self.before_group: Callable[[apsw.Connection], None] | None = None
+        self.replicator: Replicator | None = None
         self._lock: WriterLock | None = None
+        self._carry: _Job | None = None  # a schema write that ended the previous group
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -189,20 +221,23 @@ class Database:
     # -- writes ----------------------------------------------------------------------------
     def _writer_loop(self) -> None:
         while True:
-            item = self._queue.get()
+            item, self._carry = self._carry or self._queue.get(), None
             if item is None:
                 return
             batch = [item]
             stop = False
             # group commit: whatever queued up while the last group ran shares one transaction,
             # so concurrent writers pay for one COMMIT and one wake-up of the event loop
-            while len(batch) < MAX_GROUP:
+            while len(batch) < MAX_GROUP and not item.schema:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
                     stop = True
+                    break
+                if nxt.schema:
+                    self._carry = nxt
                     break
                 batch.append(nxt)
             self._run_group(batch)
@@ -230,6 +265,27 @@ class Database:
                 self.before_group(conn)
             except Exception:
                 log.exception("catching up with other processes failed")
+        attempt = 0
+        while True:
+            if self.replicator is not None:
+                try:
+                    for change in self.replicator.catch_up(conn):
+                        self.announce(change)
+                except ApiError as exc:  # the changelog cannot be read or applied: fail the group
+                    return [_Outcome(job, None, exc, WriteContext(conn)) for job in batch], []
+            try:
+                return self._attempt(conn, batch)
+            except WriteConflict:
+                attempt += 1
+                if attempt >= MAX_ATTEMPTS:
+                    busy = ApiError(503, "Too many concurrent writes in the cluster; try again.")
+                    return [_Outcome(job, None, busy, WriteContext(conn)) for job in batch], []
+                # another node's entry got in first: it is applied at the top of the loop, then
+                # the group's writes run again on the new state (with jitter, so that two nodes
+                # that keep colliding drift apart)
+                time.sleep(random.uniform(0, 0.002 * attempt))
+
+    def _attempt(self, conn: apsw.Connection, batch: list[_Job]) -> tuple[list[_Outcome], list[Change]]:
         outcomes: list[_Outcome] = []
         changeset = b""
         # one session for the whole group: a session per write cost ~15 us each (changeset() prepares
@@ -239,6 +295,8 @@ class Database:
         session = apsw.Session(conn, "main") if self._changesets else None
         try:
             if session is not None:
+                # sqlite_stat1 is this node's query planner statistics, not data
+                session.table_filter(lambda name: not name.startswith("sqlite_"))
                 session.attach()
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -249,16 +307,20 @@ class Database:
                     raise outcomes[-1].error or apsw.Error("transaction aborted")
             if session is not None:
                 changeset = session.changeset()
+            if self.replicator is not None:
+                tags = _merged_tags(o.ctx.tags for o in outcomes if o.error is None)
+                if changeset:
+                    self.replicator.publish(conn, Change(changeset, tags), batch[0].schema)
             conn.execute("COMMIT")
+        except WriteConflict:
+            self._abandon(conn, outcomes)
+            raise
         except BaseException as exc:  # noqa: BLE001 - every job of the group gets the error
             changeset = b""
-            if not conn.getautocommit():
-                with contextlib.suppress(apsw.Error):
-                    conn.execute("ROLLBACK")
+            self._abandon(conn, outcomes)
             done = {id(o.job) for o in outcomes}
             for o in outcomes:
                 if o.error is None:
-                    _undo(o.ctx)
                     o.error, o.result = exc, None
             outcomes += [_Outcome(job, None, exc, WriteContext(conn)) for job in batch if id(job) not in done]
         finally:
@@ -269,6 +331,16 @@ class Database:
         for change in changes:
             self._run_hooks(self.commit_hooks, change, "commit hook failed")
         return outcomes, changes
+
+    @staticmethod
+    def _abandon(conn: apsw.Connection, outcomes: list[_Outcome]) -> None:
+        """Roll the group back and undo what its successful writes did outside SQLite."""
+        if not conn.getautocommit():
+            with contextlib.suppress(apsw.Error):
+                conn.execute("ROLLBACK")
+        for o in outcomes:
+            if o.error is None:
+                _undo(o.ctx)
 
     @staticmethod
     def _run_hooks(hooks: list[Callable[[Change], None]], change: Change, failure: str) -> None:
@@ -321,16 +393,20 @@ class Database:
         for change in changes:
             self._run_hooks(self.listeners, change, "change listener failed")
 
-    async def write(self, fn: Callable[[WriteContext], T]) -> T:
+    async def write(self, fn: Callable[[WriteContext], T], *, schema: bool = False) -> T:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, loop=loop, afut=fut))
+        self._queue.put(_Job(fn, loop=loop, afut=fut, schema=schema))
         return await fut
 
-    def write_sync(self, fn: Callable[[WriteContext], T]) -> T:
+    def write_sync(self, fn: Callable[[WriteContext], T], *, schema: bool = False) -> T:
         fut: Future[T] = Future()
-        self._queue.put(_Job(fn, cfut=fut))
+        self._queue.put(_Job(fn, cfut=fut, schema=schema))
         return fut.result()
+
+    def nudge(self) -> None:
+        """Run an empty group soon: under `--ha`, what the changelog brought is applied before it."""
+        self._queue.put(_Job(_nothing))
 
     # -- reads -----------------------------------------------------------------------------
     def _reader(self) -> apsw.Connection:

@@ -95,7 +95,7 @@ class Store:
             self._write_collection(ctx, None, col)
             return col
 
-        return await self.db.write(op)
+        return await self.db.write(op, schema=True)
 
     async def update_collection(self, id_or_name: str, data: dict[str, Any]) -> Collection:
         old = self.collection_or_404(id_or_name, "The requested resource wasn't found.")
@@ -109,7 +109,7 @@ class Store:
             self._write_collection(ctx, old, new)
             return new
 
-        return await self.db.write(op)
+        return await self.db.write(op, schema=True)
 
     def _write_collection(self, ctx: WriteContext, old: Collection | None, new: Collection) -> None:
         row = colmod.collection_row(new)
@@ -151,7 +151,7 @@ class Store:
             self._reload_after(ctx)
             ctx.after_commit.append(lambda: self.storage.delete_collection(col.id))
 
-        await self.db.write(op)
+        await self.db.write(op, schema=True)
 
     async def truncate_collection(self, id_or_name: str) -> None:
         col = self.collection_or_404(id_or_name, "The requested resource wasn't found.")
@@ -222,7 +222,7 @@ class Store:
             self._reload_after(ctx)
 
         try:
-            await self.db.write(op)
+            await self.db.write(op, schema=True)
         finally:
             await self.db.read(lambda conn: self.registry.load(conn))
 

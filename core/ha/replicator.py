@@ -1,0 +1,189 @@
+"""The writer's side of `--ha`: the `Replicator` that `core.store.db.Database` calls on its
+writer thread (catch up before a group, publish a group before its COMMIT).
+
+Serializable writes (issue 13, invariant 2): a group runs in `BEGIN IMMEDIATE` on a database that
+has applied everything this node knows of; its changeset is appended with
+`Nats-Expected-Last-Sequence` = the applied sequence. Accepted (at exactly that sequence + 1):
+the new sequence is written in the same transaction and the group commits, so `data.db` is
+exactly what applying the log up to there gives. Refused because another node appended first:
+the group rolls back, the entries in between are applied, and the group's writes run again on
+the new state. Nothing is acknowledged to a client before its change is in the log and in this
+node's `data.db`.
+
+The NATS client lives on the event loop; the writer thread hands it coroutines and waits for
+them, bounded by the write timeout, so a lost quorum turns into a 503 within that bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import apsw
+
+from core.errors import ApiError
+from core.ha.applier import Applier, ApplyError, Mode, read_state
+from core.ha.changelog import Changelog, ChangelogError, Follower, Message, WrongLastSequence
+from core.ha.entry import Entry, encode
+from core.store.db import Change, Database, WriteConflict
+
+log = logging.getLogger("core.ha")
+
+T = TypeVar("T")
+
+# the notes of a write group that other nodes' listeners use (realtime's write order, cache
+# reloads); the rest stay on the writing node
+SHIPPED_TAGS = ("records", "collections_changed", "settings_changed", "auth_changed")
+UNAVAILABLE = "The cluster's changelog is unavailable; nothing was written. Try again."
+
+
+class Replicator:
+    def __init__(
+        self,
+        changelog: Changelog,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        node: str,
+        mode: Mode = Mode.SERIALIZABLE,
+        timeout: float = 5.0,
+        on_applied: Callable[[apsw.Connection, Change], None] | None = None,
+    ) -> None:
+        self.changelog = changelog
+        self.loop = loop
+        self.node = node
+        self.mode = mode
+        self.timeout = timeout
+        # reloads what the store caches from the database (collections, settings), on the
+        # writer connection, before the hooks hear of the change
+        self.on_applied = on_applied
+        self.stalled: str | None = None  # why this node stopped applying (health answers 503)
+        self._ids = (f"{node}:{secrets.token_hex(4)}:{n}" for n in itertools.count(1))
+        self._lock = threading.Lock()
+        self._buffer: dict[int, bytes] = {}  # entries the follower delivered, not applied yet
+        self._known_last = 0  # the highest sequence known to be in the stream
+        self._nudged = False
+        self._db: Database | None = None
+        self._follower: Follower | None = None
+
+    # -- event loop side -------------------------------------------------------------------
+    async def start(self, db: Database) -> None:
+        """Follow the stream from this database's applied sequence on; `db` applies what arrives."""
+        self._db = db
+        state = await db.read(read_state)
+        if state is None:
+            raise ApplyError(0, "this database is not derived from a changelog (no state)")
+        info = await self.changelog.info()
+        self._known_last = max(self._known_last, int(info.state.last_seq))
+        self._follower = await self.changelog.follow(state.seq + 1, self._on_message)
+        db.replicator = self
+        db.nudge()
+
+    async def stop(self) -> None:
+        if self._db is not None and self._db.replicator is self:
+            self._db.replicator = None
+        if self._follower is not None:
+            await self._follower.stop()
+            self._follower = None
+
+    async def _on_message(self, message: Message) -> None:
+        with self._lock:
+            self._buffer[message.seq] = message.data
+            self._known_last = max(self._known_last, message.seq)
+            nudge, self._nudged = not self._nudged, True
+        if nudge and self._db is not None:
+            # an idle node applies too, so that its reads stay fresh
+            self._db.nudge()
+
+    # -- writer thread side (core.store.db.Replicator) -------------------------------------
+    def catch_up(self, conn: apsw.Connection) -> list[Change]:
+        with self._lock:
+            self._nudged = False
+            target = self._known_last
+        if self.stalled:
+            raise ApiError(503, f"This node stopped applying the changelog: {self.stalled}")
+        applier = Applier(conn, self.mode)
+        state = applier.state()
+        seq = state.seq if state is not None else 0
+        changes: list[Change] = []
+        while seq < target:
+            nxt = seq + 1
+            try:
+                applied = applier.apply(nxt, self._entry(nxt))
+            except ChangelogError as exc:
+                log.warning("HA: catching up failed: %s", exc)
+                raise ApiError(503, UNAVAILABLE) from None
+            except ApplyError as exc:
+                self.stalled = str(exc)
+                log.error("HA: stopped applying the changelog at %s", exc)
+                raise ApiError(503, f"This node stopped applying the changelog: {exc}") from None
+            if applied is not None and applied.change is not None:
+                if self.on_applied is not None:
+                    self.on_applied(conn, applied.change)
+                changes.append(applied.change)
+            seq = nxt
+        with self._lock:
+            for old in [s for s in self._buffer if s <= seq]:
+                del self._buffer[old]
+        return changes
+
+    def publish(self, conn: apsw.Connection, change: Change, schema: bool) -> None:
+        state = read_state(conn)
+        if state is None:
+            raise ApiError(503, "This node's database is not derived from the changelog.")
+        tags = {key: value for key, value in change.tags.items() if key in SHIPPED_TAGS}
+        payload = encode(Entry(self.node, change.changeset, schema, tags))
+        expected = state.seq if self.mode is Mode.SERIALIZABLE else None
+        try:
+            seq = self._wait(
+                self.changelog.append(
+                    payload, msg_id=next(self._ids), expected_last=expected, timeout=self.timeout
+                )
+            )
+        except WrongLastSequence as lost:
+            with self._lock:
+                self._known_last = max(self._known_last, lost.last or state.seq + 1)
+            raise WriteConflict from None
+        except ChangelogError as exc:
+            log.warning("HA: a write failed: %s", exc)
+            raise ApiError(503, UNAVAILABLE) from None
+        if seq != state.seq + 1:  # last-writer-wins is not wired yet: refuse rather than diverge
+            raise ApiError(503, UNAVAILABLE)
+        conn.execute("UPDATE `_ha_state` SET `seq` = ? WHERE `id` = 1", (seq,))
+        with self._lock:
+            self._known_last = max(self._known_last, seq)
+
+    def _entry(self, seq: int) -> bytes:
+        with self._lock:
+            data = self._buffer.pop(seq, None)
+        if data is not None:
+            return data
+        message = self._wait(self.changelog.get(seq))
+        if message is None:
+            raise ApplyError(seq, "the stream no longer has this entry (this node needs a snapshot)")
+        return message.data
+
+    def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(self.timeout + 1)
+        except (concurrent.futures.TimeoutError, TimeoutError):
+            future.cancel()
+            raise ChangelogError("no answer in time (no JetStream quorum, or NATS unreachable)") from None
+
+
+def reload_store_caches(store: Any) -> Callable[[apsw.Connection, Change], None]:
+    """The `on_applied` of a Store: what a local schema or settings write reloads after its commit."""
+
+    def reload(conn: apsw.Connection, change: Change) -> None:
+        if change.tags.get("collections_changed"):
+            store.registry.load(conn)
+        if change.tags.get("settings_changed"):
+            store.settings.load(conn)
+
+    return reload
