@@ -65,15 +65,15 @@ class Changelog:
         self.js = js
         self.settings = settings
 
-    async def ensure(self) -> api.StreamInfo:
-        """The stream, created with file storage if it does not exist yet.
+    async def ensure(self, metadata: dict[str, str] | None = None) -> tuple[api.StreamInfo, bool]:
+        """The stream, and whether this call created it (with file storage and `metadata`).
 
         An existing stream keeps its configuration: the first node decided it, and changing
         replicas or limits under running nodes is an operator's decision, not a restart's.
         """
         s = self.settings
         try:
-            return await self.js.stream_info(s.name)
+            return await self.js.stream_info(s.name), False
         except nats.js.errors.NotFoundError:
             pass
         config = api.StreamConfig(
@@ -88,14 +88,15 @@ class Changelog:
             allow_direct=True,
             deny_delete=True,
             deny_purge=False,  # trimming below the newest snapshot is a purge up to a sequence
+            metadata=metadata,
         )
         try:
-            return await self.js.add_stream(config)
+            return await self.js.add_stream(config), True
         except nats.js.errors.BadRequestError as exc:
-            # two nodes raced to create it: the other one won, with the same settings
+            # two nodes raced to create it (their metadata differs): the other one won
             if "already in use" not in str(exc.description or ""):
                 raise ChangelogError(f"cannot create stream {s.name}: {exc.description}") from None
-            return await self.js.stream_info(s.name)
+            return await self.js.stream_info(s.name), False
 
     async def info(self) -> api.StreamInfo:
         try:

@@ -16,7 +16,7 @@ async def changelog(start_node: StartNode, tmp_path: Path) -> Changelog:
     node = await start_node(tmp_path / "n1")
     await node.jetstream_ready()
     log = Changelog(node.js, StreamSettings(name="pbtest"))
-    await log.ensure()
+    assert (await log.ensure())[1] is True
     return log
 
 
@@ -30,7 +30,8 @@ async def test_appends_are_compare_and_set_on_the_whole_stream(changelog: Change
     assert await changelog.append(b"three", msg_id="b:2", expected_last=None, timeout=5) == 3
     assert (await changelog.info()).state.last_seq == 3
     # ensure() on an existing stream keeps it as it is
-    assert (await changelog.ensure()).state.messages == 3
+    info, created = await changelog.ensure()
+    assert (info.state.messages, created) == (3, False)
 
 
 async def test_an_append_sent_again_after_a_lost_answer_is_stored_once(changelog: Changelog) -> None:

@@ -1,0 +1,149 @@
+"""One `--ha` node: how its `data.db` comes to derive from the stream, and what it runs meanwhile.
+
+Start-up decides, before the store opens, which of these this data dir is:
+- the stream does not exist yet: this node creates it, and the data it has (an existing
+  single-node install, or the empty bootstrap) becomes snapshot 0, so moving to `--ha` needs no
+  export;
+- no `data.db` yet, or one older than what the stream still holds: the newest snapshot is
+  restored, then the log is replayed from its sequence;
+- a `data.db` derived from this stream: replay from its applied sequence;
+- anything else (data not derived from this stream): refused, naming `core ha reset`, because
+  merging two histories silently is how replicas diverge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import apsw
+from nats.js import JetStreamContext
+from nats.js.object_store import ObjectStore
+
+from core.app import App
+from core.ha import snapshot
+from core.ha.applier import Mode, State, read_state, start_state
+from core.ha.changelog import Changelog, StreamSettings
+from core.ha.replicator import Replicator, reload_store_caches
+
+log = logging.getLogger("core.ha")
+
+IDENTITY_KEY = "core_stream_id"
+SNAPSHOT_WAIT = 60.0  # how long a node waits for the first node's snapshot 0
+
+
+class HaStartError(Exception):
+    """This data dir cannot join the stream as it is; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class HaSettings:
+    node: str
+    stream: StreamSettings
+    mode: Mode = Mode.SERIALIZABLE
+    timeout: float = 5.0
+
+
+class HaNode:
+    def __init__(self, settings: HaSettings, js: JetStreamContext) -> None:
+        self.settings = settings
+        self.js = js
+        self.changelog = Changelog(js, settings.stream)
+        self.replicator: Replicator | None = None
+        self.identity = ""
+
+    async def open(self, app: App) -> None:
+        """Bring `app`'s data dir in line with the stream, open the app, start applying."""
+        data_db = app.store.db.path
+        info, created = await self.changelog.ensure(metadata={IDENTITY_KEY: secrets.token_hex(8)})
+        self.identity = str((info.config.metadata or {}).get(IDENTITY_KEY, ""))
+        bucket = await snapshot.bucket(self.js, self.settings.stream.name, self.settings.stream.replicas)
+        local = await asyncio.to_thread(_local_state, data_db)
+        first_seq = int(info.state.first_seq or 1)
+        if created:
+            await asyncio.to_thread(app.open)  # this node's data becomes the stream's beginning
+            await app.store.db.write(lambda ctx: start_state(ctx.conn, self.identity, 0))
+            await self.snapshot(app)
+            log.info("HA: created stream %s from this node's data", self.settings.stream.name)
+        else:
+            if local is None or (local.stream == self.identity and local.seq < first_seq - 1):
+                if local is None and data_db.exists():
+                    raise _foreign(data_db, self.settings.stream.name)
+                await self._restore(bucket, data_db, first_seq)
+            elif local.stream != self.identity:
+                raise _foreign(data_db, self.settings.stream.name)
+        replicator = Replicator(
+            self.changelog,
+            asyncio.get_running_loop(),
+            node=self.settings.node,
+            mode=self.settings.mode,
+            timeout=self.settings.timeout,
+            on_applied=reload_store_caches(app.store),
+        )
+        if not created:
+            # the store's own start-up writes (settings from the environment) go through the log
+            app.store.db.replicator = replicator
+            await asyncio.to_thread(app.open)
+        await replicator.start(app.store.db)
+        self.replicator = replicator
+
+    async def close(self) -> None:
+        if self.replicator is not None:
+            await self.replicator.stop()
+
+    async def snapshot(self, app: App) -> snapshot.SnapshotInfo:
+        store = await snapshot.bucket(self.js, self.settings.stream.name, self.settings.stream.replicas)
+        tmp = app.store.db.path.with_name(f".snapshot-{secrets.token_hex(4)}.db")
+        try:
+            state = await asyncio.to_thread(snapshot.copy_database, app.store.db.path, tmp)
+            return await snapshot.upload(store, tmp, state)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    async def _restore(self, bucket: ObjectStore, data_db: Path, first_seq: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SNAPSHOT_WAIT
+        while (found := await snapshot.newest(bucket)) is None:
+            if loop.time() > deadline:
+                raise HaStartError(
+                    f"no snapshot of stream {self.settings.stream.name} appeared in {SNAPSHOT_WAIT:.0f}s"
+                )
+            await asyncio.sleep(0.5)  # the node that created the stream is still uploading it
+        if found.stream != self.identity:
+            raise HaStartError(
+                f"the newest snapshot belongs to another stream than {self.settings.stream.name}"
+            )
+        if found.seq < first_seq - 1:
+            raise HaStartError(
+                f"the newest snapshot (entry {found.seq}) is older than the stream's first entry ({first_seq}): "
+                "take a snapshot on a node that is up to date (`core ha snapshot`)"
+            )
+        data_db.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{data_db}{suffix}")
+        state = await snapshot.download(bucket, data_db)
+        log.info("HA: restored snapshot at entry %d (%d bytes)", state.seq, found.size)
+
+
+def _local_state(data_db: Path) -> State | None:
+    if not data_db.exists():
+        return None
+    conn = apsw.Connection(str(data_db), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        return read_state(conn)
+    finally:
+        conn.close()
+
+
+def _foreign(data_db: Path, stream: str) -> HaStartError:
+    return HaStartError(
+        f"{data_db} is not derived from stream {stream}; "
+        f"`core ha reset --dir {data_db.parent.parent}` moves it aside so that this node joins from a snapshot"
+    )

@@ -1,0 +1,137 @@
+"""Nodes joining a stream: the first one's data becomes snapshot 0, an empty node restores the
+newest snapshot and replays, a node behind the stream's first entry restores again, and data
+that is not derived from the stream is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.api import build_asgi
+from core.app import App
+from core.config import Settings
+from core.ha.applier import read_state
+from core.ha.changelog import StreamSettings
+from core.ha.node import HaNode, HaSettings, HaStartError
+from core.store.db import open_connection
+from core.store.record_view import fetch_dicts
+from tests import fixture_data
+from tests.ha.test_applier import _fingerprint
+from tests.nats.conftest import StartNode
+
+Opened = tuple[App, HaNode]
+
+
+@pytest.fixture
+async def cluster(start_node: StartNode, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    nats = await start_node(tmp_path / "nats")
+    await nats.jetstream_ready()
+    opened: list[Opened] = []
+
+    async def open_node(name: str, data_dir: Path) -> Opened:
+        app = App(Settings(data_dir=data_dir))
+        node = HaNode(HaSettings(node=name, stream=StreamSettings(name="pbjoin")), nats.js)
+        try:
+            await node.open(app)
+        except BaseException:
+            app.close()
+            raise
+        opened.append((app, node))
+        return app, node
+
+    async def close_node(pair: Opened) -> None:
+        opened.remove(pair)
+        await pair[1].close()
+        pair[0].close()
+
+    open_node.close = close_node  # type: ignore[attr-defined]
+    open_node.js = nats.js  # type: ignore[attr-defined]
+    yield open_node
+    for pair in list(opened):
+        await close_node(pair)
+
+
+async def _create_posts(app: App, titles: list[str]) -> None:
+    su = app.store.find("_superusers")
+    row = app.store.db.read_sync(
+        lambda c: fetch_dicts(c, "SELECT * FROM _superusers WHERE email = ?", (fixture_data.SUPERUSER[0],))
+    )[0]
+    headers = {"Authorization": app.auth.issue(su, row)}
+    transport = httpx.ASGITransport(app=build_asgi(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
+        for title in titles:
+            response = await client.post(
+                "/api/collections/posts/records", json={"title": title}, headers=headers
+            )
+            assert response.status_code == 200, response.text
+
+
+def _state(app: App) -> Any:
+    return app.store.db.read_sync(read_state)
+
+
+def _print(app: App) -> dict[str, Any]:
+    conn = open_connection(app.store.db.path)
+    try:
+        return _fingerprint(conn)
+    finally:
+        conn.close()
+
+
+async def _same(a: App, b: App) -> None:
+    for _ in range(200):
+        if _state(a).seq == _state(b).seq:
+            break
+        await asyncio.sleep(0.05)
+    assert _print(a) == _print(b)
+
+
+async def test_nodes_join_from_snapshots_and_foreign_data_is_refused(
+    cluster: Any, fixture_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="core.ha")
+    shutil.copytree(fixture_dir, tmp_path / "one")  # an existing single-node install moves to --ha
+    first = await cluster("one", tmp_path / "one")
+    assert _state(first[0]).seq == 0
+    await _create_posts(first[0], ["a", "b"])
+    assert _state(first[0]).seq == 2
+
+    second = await cluster("two", tmp_path / "two")  # empty: restores snapshot 0, replays 1-2
+    assert "restored snapshot at entry 0" in caplog.text
+    await _same(first[0], second[0])
+    await _create_posts(second[0], ["c"])  # and writes
+    await _same(first[0], second[0])
+
+    shutil.copytree(fixture_dir, tmp_path / "three")
+    with pytest.raises(HaStartError, match="core ha reset"):
+        await cluster("three", tmp_path / "three")
+
+    # two goes away; the stream ages past it (entries purged below a fresh snapshot)
+    await cluster.close(second)
+    await _create_posts(first[0], ["d", "e"])
+    taken = await first[1].snapshot(first[0])
+    assert taken.seq == 5
+    await cluster.js.purge_stream("pbjoin", seq=taken.seq + 1)
+    again = await cluster("two", tmp_path / "two")
+    assert "restored snapshot at entry 5" in caplog.text
+    await _same(first[0], again[0])
+    titles = again[0].store.db.read_sync(lambda c: [r[0] for r in c.execute("SELECT title FROM posts")])
+    assert {"a", "b", "c", "d", "e"} <= set(titles)
+
+
+async def test_garbage_on_the_subject_is_skipped_by_every_node(
+    cluster: Any, fixture_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(fixture_dir, tmp_path / "one")
+    one = await cluster("one", tmp_path / "one")
+    two = await cluster("two", tmp_path / "two")
+    await cluster.js.publish("pbjoin.changes", b'{"not": "ours"}', stream="pbjoin")
+    await _create_posts(two[0], ["after garbage"])
+    await _same(one[0], two[0])
+    assert _state(one[0]).skipped == _state(two[0]).skipped == 1
