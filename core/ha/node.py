@@ -30,6 +30,7 @@ from core.ha import snapshot
 from core.ha.applier import Mode, State, read_state, start_state
 from core.ha.changelog import Changelog, StreamSettings
 from core.ha.replicator import Replicator, reload_store_caches
+from core.ha.upkeep import Upkeep
 
 log = logging.getLogger("core.ha")
 
@@ -47,6 +48,14 @@ class HaSettings:
     stream: StreamSettings
     mode: Mode = Mode.SERIALIZABLE
     timeout: float = 5.0
+    region: str = ""
+    # a snapshot after this many entries or this many seconds (whichever first; 0: never)
+    snapshot_entries: int = 10_000
+    snapshot_seconds: float = 3600.0
+    # entries kept in the stream below the newest snapshot, so that a node a little behind
+    # replays instead of downloading a snapshot
+    retain_entries: int = 10_000
+    status_interval: float = 2.0
 
 
 class HaNode:
@@ -55,6 +64,7 @@ class HaNode:
         self.js = js
         self.changelog = Changelog(js, settings.stream)
         self.replicator: Replicator | None = None
+        self.upkeep: Upkeep | None = None
         self.identity = ""
 
     async def open(self, app: App) -> None:
@@ -91,8 +101,13 @@ class HaNode:
             await asyncio.to_thread(app.open)
         await replicator.start(app.store.db)
         self.replicator = replicator
+        newest = await snapshot.newest(bucket)
+        self.upkeep = Upkeep(self, app)
+        self.upkeep.start(newest.seq if newest else 0)
 
     async def close(self) -> None:
+        if self.upkeep is not None:
+            await self.upkeep.stop()
         if self.replicator is not None:
             await self.replicator.stop()
 

@@ -16,9 +16,11 @@ import pytest
 from core.api import build_asgi
 from core.app import App
 from core.config import Settings
+from core.ha import snapshot
 from core.ha.applier import read_state
 from core.ha.changelog import StreamSettings
 from core.ha.node import HaNode, HaSettings, HaStartError
+from core.ha.upkeep import NodeStatus, key_value, nodes_bucket
 from core.store.db import open_connection
 from core.store.record_view import fetch_dicts
 from tests import fixture_data
@@ -34,9 +36,9 @@ async def cluster(start_node: StartNode, tmp_path: Path) -> AsyncIterator[Callab
     await nats.jetstream_ready()
     opened: list[Opened] = []
 
-    async def open_node(name: str, data_dir: Path) -> Opened:
+    async def open_node(name: str, data_dir: Path, **settings: Any) -> Opened:
         app = App(Settings(data_dir=data_dir))
-        node = HaNode(HaSettings(node=name, stream=StreamSettings(name="pbjoin")), nats.js)
+        node = HaNode(HaSettings(node=name, stream=StreamSettings(name="pbjoin"), **settings), nats.js)
         try:
             await node.open(app)
         except BaseException:
@@ -135,3 +137,37 @@ async def test_garbage_on_the_subject_is_skipped_by_every_node(
     await _create_posts(two[0], ["after garbage"])
     await _same(one[0], two[0])
     assert _state(one[0]).skipped == _state(two[0]).skipped == 1
+
+
+async def test_snapshots_are_taken_by_count_and_the_log_is_trimmed_below_them(
+    cluster: Any, fixture_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(fixture_dir, tmp_path / "one")
+    often = {"snapshot_entries": 3, "retain_entries": 2, "status_interval": 0.05}
+    one = await cluster("one", tmp_path / "one", **often)
+    two = await cluster("two", tmp_path / "two", **often)
+    await _create_posts(one[0], [f"p{i}" for i in range(7)])
+    bucket = await snapshot.bucket(cluster.js, "pbjoin", 1)
+    for _ in range(200):
+        newest = await snapshot.newest(bucket)
+        if newest is not None and newest.seq >= 6:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"no snapshot past entry 6: {newest}")
+    info = await cluster.js.stream_info("pbjoin")
+    # trimmed, but never past the newest snapshot
+    assert 1 < info.state.first_seq <= newest.seq + 1
+    late = await cluster("three", tmp_path / "three", **often)
+    await _same(one[0], late[0])
+    await _same(two[0], late[0])
+    nodes = await key_value(cluster.js, nodes_bucket("pbjoin"), 1)
+    for _ in range(100):
+        statuses = {
+            name: NodeStatus.from_json((await nodes.get(name)).value) for name in ("one", "two", "three")
+        }
+        if all(s.applied == 7 for s in statuses.values()):
+            break
+        await asyncio.sleep(0.05)
+    assert {s.applied for s in statuses.values()} == {7}
+    assert all(s.stalled is None and s.mode == "serializable" for s in statuses.values())
