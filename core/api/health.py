@@ -12,6 +12,11 @@ from core.api.common import core_app, current_auth, json_response
 @get("/api/health")
 async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
     data: dict[str, Any] = {}
+    ha = core_app(request).services.get("ha")
+    problem = ha.problem() if ha is not None else None
+    if problem:
+        # a load balancer takes this node out; the reason is what an operator needs first
+        return json_response({"message": f"API is unhealthy: {problem}", "code": 503, "data": {}}, 503)
     auth = await current_auth(request)
     if auth is not None and auth.is_superuser:
         data = {

@@ -105,6 +105,12 @@ class HaNode:
         self.upkeep = Upkeep(self, app)
         self.upkeep.start(newest.seq if newest else 0)
 
+    def problem(self) -> str | None:
+        """Why this node cannot serve as part of the cluster right now (None: it can)."""
+        if self.replicator is not None and self.replicator.stalled:
+            return f"stopped applying the changelog: {self.replicator.stalled}"
+        return None
+
     async def close(self) -> None:
         if self.upkeep is not None:
             await self.upkeep.stop()

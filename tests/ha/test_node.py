@@ -19,6 +19,7 @@ from core.config import Settings
 from core.ha import snapshot
 from core.ha.applier import read_state
 from core.ha.changelog import StreamSettings
+from core.ha.entry import FORMAT_VERSION, MAGIC
 from core.ha.node import HaNode, HaSettings, HaStartError
 from core.ha.upkeep import NodeStatus, key_value, nodes_bucket
 from core.store.db import open_connection
@@ -171,3 +172,30 @@ async def test_snapshots_are_taken_by_count_and_the_log_is_trimmed_below_them(
         await asyncio.sleep(0.05)
     assert {s.applied for s in statuses.values()} == {7}
     assert all(s.stalled is None and s.mode == "serializable" for s in statuses.values())
+
+
+async def test_an_entry_that_cannot_be_applied_stalls_the_node_loudly(
+    cluster: Any, fixture_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(fixture_dir, tmp_path / "one")
+    app, node = await cluster("one", tmp_path / "one")
+    app.services["ha"] = node
+    newer = MAGIC + bytes([FORMAT_VERSION + 1]) + b"\x80"  # written by a newer core
+    await cluster.js.publish("pbjoin.changes", newer, stream="pbjoin")
+    transport = httpx.ASGITransport(app=build_asgi(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
+        for _ in range(100):
+            health = await client.get("/api/health")
+            if health.status_code == 503:
+                break
+            await asyncio.sleep(0.05)
+        assert health.status_code == 503
+        assert "format 2" in health.json()["message"] and "upgrade this node" in health.json()["message"]
+        count = app.store.db.read_sync(lambda c: c.execute("SELECT count(*) FROM posts").fetchone()[0])
+        with pytest.raises(AssertionError, match="503"):
+            await _create_posts(app, ["refused"])
+        assert (
+            app.store.db.read_sync(lambda c: c.execute("SELECT count(*) FROM posts").fetchone()[0]) == count
+        )
+        assert _state(app).seq == 0  # the entry was not skipped
+        assert (await client.get("/api/collections/posts/records")).status_code == 200  # reads go on
