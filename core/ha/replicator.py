@@ -22,6 +22,7 @@ import itertools
 import logging
 import secrets
 import threading
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -63,6 +64,10 @@ class Replicator:
         # writer connection, before the hooks hear of the change
         self.on_applied = on_applied
         self.stalled: str | None = None  # why this node stopped applying (health answers 503)
+        # for status and metrics
+        self.retries = 0  # serializable appends refused because another node came first
+        self.replays = 0  # last-writer-wins groups that came back through the log
+        self.conflicts: Counter[str] = Counter()  # last-writer-wins conflicts per table
         self._ids = (f"{node}:{secrets.token_hex(4)}:{n}" for n in itertools.count(1))
         self._lock = threading.Lock()
         self._buffer: dict[int, bytes] = {}  # entries the follower delivered, not applied yet
@@ -122,6 +127,8 @@ class Replicator:
                 self.stalled = str(exc)
                 log.error("HA: stopped applying the changelog at %s", exc)
                 raise ApiError(503, f"This node stopped applying the changelog: {exc}") from None
+            if applied is not None:
+                self.conflicts.update(applied.conflicts)
             if applied is not None and applied.change is not None:
                 if self.on_applied is not None:
                     self.on_applied(conn, applied.change)
@@ -132,7 +139,7 @@ class Replicator:
                 del self._buffer[old]
         return changes
 
-    def publish(self, conn: apsw.Connection, change: Change, schema: bool) -> None:
+    def publish(self, conn: apsw.Connection, change: Change, schema: bool) -> bool:
         state = read_state(conn)
         if state is None:
             raise ApiError(503, "This node's database is not derived from the changelog.")
@@ -148,15 +155,20 @@ class Replicator:
         except WrongLastSequence as lost:
             with self._lock:
                 self._known_last = max(self._known_last, lost.last or state.seq + 1)
+            self.retries += 1
             raise WriteConflict from None
         except ChangelogError as exc:
             log.warning("HA: a write failed: %s", exc)
             raise ApiError(503, UNAVAILABLE) from None
-        if seq != state.seq + 1:  # last-writer-wins is not wired yet: refuse rather than diverge
-            raise ApiError(503, UNAVAILABLE)
-        conn.execute("UPDATE `_ha_state` SET `seq` = ? WHERE `id` = 1", (seq,))
         with self._lock:
             self._known_last = max(self._known_last, seq)
+        if seq != state.seq + 1:
+            # last-writer-wins, and others' entries came first: apply them and ours in log
+            # order, so that every node resolves the conflicts alike
+            self.replays += 1
+            return False
+        conn.execute("UPDATE `_ha_state` SET `seq` = ? WHERE `id` = 1", (seq,))
+        return True
 
     def _entry(self, seq: int) -> bytes:
         with self._lock:

@@ -69,8 +69,9 @@ ConnectionInit = Callable[[apsw.Connection], None]
 
 # most writes one group commit may carry; bounds the latency a write can add to others
 MAX_GROUP = 64
-# how often a group is run again after another node appended to the changelog first
-MAX_ATTEMPTS = 8
+# how often a group is run again after another node appended to the changelog first; with
+# the jitter below, about a second of losing every race before the writes answer 503
+MAX_ATTEMPTS = 64
 
 
 class WriteConflict(Exception):
@@ -85,9 +86,11 @@ class Replicator(Protocol):
         """Apply what the log has beyond this database; the changes, for the hooks."""
         ...
 
-    def publish(self, conn: apsw.Connection, change: Change, schema: bool) -> None:
-        """Append the open transaction's change to the log and record its sequence in the same
-        transaction, or raise WriteConflict (run the group again) or ApiError (fail it)."""
+    def publish(self, conn: apsw.Connection, change: Change, schema: bool) -> bool:
+        """Append the open transaction's change to the log. True: the sequence is recorded in
+        the transaction, which commits as the entry; False: roll it back and apply the log
+        through the entry instead (last-writer-wins). Raises WriteConflict (run the group
+        again) or ApiError (fail it)."""
         ...
 
 
@@ -278,16 +281,18 @@ class Database:
             except WriteConflict:
                 attempt += 1
                 if attempt >= MAX_ATTEMPTS:
+                    log.warning("a write group lost the changelog race %d times; answering 503", attempt)
                     busy = ApiError(503, "Too many concurrent writes in the cluster; try again.")
                     return [_Outcome(job, None, busy, WriteContext(conn)) for job in batch], []
                 # another node's entry got in first: it is applied at the top of the loop, then
                 # the group's writes run again on the new state (with jitter, so that two nodes
                 # that keep colliding drift apart)
-                time.sleep(random.uniform(0, 0.002 * attempt))
+                time.sleep(random.uniform(0, min(0.03, 0.001 * attempt)))
 
     def _attempt(self, conn: apsw.Connection, batch: list[_Job]) -> tuple[list[_Outcome], list[Change]]:
         outcomes: list[_Outcome] = []
         changeset = b""
+        replayed = False  # last-writer-wins: the group's change came back through the log
         # one session for the whole group: a session per write cost ~15 us each (changeset() prepares
         # a statement per table), and the group's net changes are what a replica must apply anyway;
         # a write rolled back to its savepoint leaves nothing in it (changesets compare with the
@@ -307,11 +312,16 @@ class Database:
                     raise outcomes[-1].error or apsw.Error("transaction aborted")
             if session is not None:
                 changeset = session.changeset()
-            if self.replicator is not None:
+            if self.replicator is not None and changeset:
                 tags = _merged_tags(o.ctx.tags for o in outcomes if o.error is None)
-                if changeset:
-                    self.replicator.publish(conn, Change(changeset, tags), batch[0].schema)
-            conn.execute("COMMIT")
+                if not self.replicator.publish(conn, Change(changeset, tags), batch[0].schema):
+                    # the entry is in the log: what this node keeps is what applying it gives
+                    conn.execute("ROLLBACK")
+                    for change in self.replicator.catch_up(conn):
+                        self.announce(change)
+                    replayed = True
+            if not replayed:
+                conn.execute("COMMIT")
         except WriteConflict:
             self._abandon(conn, outcomes)
             raise
@@ -327,7 +337,7 @@ class Database:
             if session is not None:
                 session.close()
         tags = _merged_tags(o.ctx.tags for o in outcomes if o.error is None)
-        changes = [Change(changeset, tags)] if changeset or tags else []
+        changes = [Change(changeset, tags)] if (changeset or tags) and not replayed else []
         for change in changes:
             self._run_hooks(self.commit_hooks, change, "commit hook failed")
         return outcomes, changes
