@@ -268,12 +268,17 @@ class NatsBus:
 
     async def _publish_loop(self) -> None:
         # one task awaiting each publish keeps the writer's order on the wire
+        failing = False
         while True:
             message = await self._outbox.get()
             try:
                 await self.nc.publish(self.subject, message)
             except Exception as exc:  # the ring still has it; a lost connection must not stop later ones
-                log.warning("realtime: NATS publish failed: %s", exc)
+                if not failing:  # once per outage, not once per event
+                    log.warning("realtime: NATS publish failed (the others fetch these later): %s", exc)
+                failing = True
+            else:
+                failing = False
 
     async def _heartbeat(self) -> None:
         while True:
@@ -391,7 +396,7 @@ class NatsBus:
         missing = last - peer.next + 1
         while peer.next <= last:
             found = await self._fetch(origin, peer.next, last)
-            if not found or self._deliver is None:
+            if not found or found[0][0] != peer.next or self._deliver is None:
                 log.warning(
                     "realtime: %d event(s) from another worker are lost; disconnecting this worker's "
                     "realtime clients so that they reconnect",
