@@ -19,6 +19,7 @@ import nats
 import pytest
 
 from core.app import App
+from core.nats.client import subscriptions_settled
 from core.nats.process import find_binary
 from core.realtime import Broker
 from core.realtime.bus import NatsBus
@@ -213,7 +214,7 @@ async def test_a_stream_waits_until_the_other_processes_know_of_it(
 
     await first.bus._subs[1].unsubscribe()  # type: ignore[attr-defined]
     first.bus._subs[1] = await first.bus.nc.subscribe(first.bus._sync_subject, cb=slow_answer)  # type: ignore[attr-defined]
-    await first.bus.nc.flush()  # type: ignore[attr-defined]
+    await subscriptions_settled(first.bus.nc)  # type: ignore[attr-defined]
     client = await second.open("127.0.0.1")
     assert answered.is_set()
     second.disconnect(client.id)
