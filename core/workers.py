@@ -186,6 +186,7 @@ class Peers:
 
     def __init__(self, nc: Any, group: str, count: int, lifecycle: Any) -> None:
         self.nc = nc
+        self.group = group
         self.count = count
         self.lifecycle = lifecycle
         self.me = secrets.token_hex(8)

@@ -19,7 +19,9 @@ from core.api._request_log import RAW_SEND
 from core.api.common import core_app, json_response, no_content, read_body
 from core.app import App
 from core.errors import ApiError
+from core.lifecycle import lifecycle_of
 from core.realtime import Broker, Client, Limits
+from core.realtime.bus import Bus, NatsBus
 from core.realtime.topics import validate
 from core.store.request import Auth
 
@@ -81,7 +83,7 @@ async def _buffer_body(request: Request[Any, Any, Any], scope: Scope, receive: R
 async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
     app: App = scope["app"].state.core
     broker = broker_of(app)
-    client = broker.connect(_peer(scope))
+    client = await broker.open(_peer(scope))
     # The frames are written by a task of their own: resuming it costs one frame per event,
     # where resuming this coroutine would go back through every middleware around it.
     raw_send = scope.get("state", {}).get(RAW_SEND, send)
@@ -162,6 +164,17 @@ def _nats_client(app: App) -> Any:
     return getattr(app.nats, "nc", app.nats)
 
 
+def _bus(app: App) -> Bus | None:
+    """With `--workers N`, the bus between the workers; a lone process needs none."""
+    peers = lifecycle_of(app).peers
+    nc = _nats_client(app)
+    if app.settings.workers == 1 or peers is None or nc is None:
+        return None
+    # the leader starts first: a follower waits for the others' answers when it starts
+    others = 0 if app.settings.worker == 0 else app.settings.workers - 1
+    return NatsBus(nc, peers.group, expected_peers=others)
+
+
 async def on_startup(app: App) -> None:
     async def resolve_auth(authorization: str) -> Auth | None:
         resolved = await app.auth.resolve(authorization)
@@ -170,7 +183,7 @@ async def on_startup(app: App) -> None:
     broker = Broker(
         app.store,
         limits=limits_from_env(app.settings.env),
-        nats=_nats_client(app),
+        bus=_bus(app),
         resolve_auth=resolve_auth,
     )
     await broker.start()

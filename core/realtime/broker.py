@@ -19,7 +19,7 @@ import msgspec
 
 from core.errors import ApiError
 from core.realtime.access import Group, needs_db, new_group, render
-from core.realtime.bus import INTEREST_PERIOD, Bus, LocalBus, NatsBus
+from core.realtime.bus import Bus, LocalBus, Receiver
 from core.realtime.client import Client, Limits, new_client_id
 from core.realtime.events import DELETE, UPDATE, RecordEvent, decode
 from core.realtime.source import ChangeSource
@@ -53,14 +53,15 @@ class Broker:
         store: Store,
         *,
         limits: Limits | None = None,
-        nats: Any = None,
+        bus: Bus | None = None,
         resolve_auth: ResolveAuth | None = None,
     ) -> None:
         self.store = store
         # the Authorization header of a subscription request to the auth it carries
         self.resolve_auth = resolve_auth or _no_auth
         self.limits = limits or Limits()
-        self.bus: Bus = NatsBus(nats) if nats is not None else LocalBus()
+        # with `--workers N`, a NatsBus: the events of every worker reach every worker's clients
+        self.bus: Bus = bus or LocalBus()
         self.clients: dict[str, Client] = {}
         # topic base -> client id -> that client's subscriptions with this base
         self._index: dict[str, dict[str, list[Subscription]]] = {}
@@ -74,11 +75,13 @@ class Broker:
         self._worker: asyncio.Task[None] | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._source: ChangeSource | None = None
-        self._announced = 0.0  # when this process last announced it has clients
+        self._interest: asyncio.Task[None] | None = None  # the other processes know of our clients
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.bus.start(self._inbox.put_nowait, self._direct_message)
+        await self.bus.start(
+            Receiver(self._inbox.put_nowait, self._direct_message, self._has_clients, self._lost)
+        )
         self._worker = asyncio.create_task(self._run(), name="realtime broker")
         self._reaper = asyncio.create_task(self._reap(), name="realtime reaper")
         # with NATS, other processes may have clients even when this one has none: they say so
@@ -90,12 +93,22 @@ class Broker:
         )
         self._source.attach()
 
+    def _has_clients(self) -> bool:
+        return bool(self.clients)
+
+    def _lost(self) -> None:
+        """Events meant for this process's clients are lost: end every stream. The SDKs connect
+        again and get a new PB_CONNECT, which tells an app to fetch what it shows again;
+        PocketBase's own guarantee is per connection too."""
+        for client in list(self.clients.values()):
+            client.discard()
+
     async def stop(self) -> None:
         if self._source is not None:
             self._source.detach()
             self._source = None
         await self.bus.stop()
-        await cancel_all((self._worker, self._reaper))
+        await cancel_all((self._worker, self._reaper, self._interest))
         self._worker = self._reaper = None
         for client in list(self.clients.values()):
             client.discard()
@@ -107,8 +120,21 @@ class Broker:
         client = Client(new_client_id(), ip)
         self.clients[client.id] = client
         if len(self.clients) == 1:
-            self._announced = time.monotonic()
-            self.bus.announce_interest()
+            # the other processes publish their events to this one only once they know it has
+            # clients: tell them now, and let streams wait for their answer (see `open`)
+            self._interest = asyncio.create_task(self.bus.confirm_interest(), name="realtime interest")
+        return client
+
+    async def open(self, ip: str) -> Client:
+        """A new SSE client, once every process publishes its events to this one: no write
+        committed after the client got its PB_CONNECT (and so after its subscription) can miss it."""
+        client = self.connect(ip)
+        if self._interest is not None:
+            try:
+                await asyncio.shield(self._interest)
+            except BaseException:
+                self.disconnect(client.id)
+                raise
         return client
 
     def disconnect(self, client_id: str) -> None:
@@ -123,9 +149,6 @@ class Broker:
         while True:
             await asyncio.sleep(min(1.0, self.limits.idle / 4, self.limits.total / 4))
             now = time.monotonic()
-            if self.clients and now - self._announced >= INTEREST_PERIOD:
-                self._announced = now
-                self.bus.announce_interest()
             for client in list(self.clients.values()):
                 if client.expired(now, self.limits):
                     client.discard()

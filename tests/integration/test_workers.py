@@ -7,13 +7,16 @@ listening on the port, so the helper opens connections until it holds one served
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -338,3 +341,157 @@ def test_a_second_server_on_the_same_port_is_refused(server: ServerProcess, tmp_
     )
     assert done.returncode == 2, done.stderr
     assert f"127.0.0.1:{server.port} is already in use" in done.stderr
+
+
+TITLE = re.compile(rb'"title":"([^"]+)"')
+
+
+def connection_to(server: ServerProcess, pid: int) -> http.client.HTTPConnection:
+    pids = core_pids(server)
+    for _ in range(200):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.connect()
+        assert conn.sock is not None
+        if owner_of(conn.sock, server.port, pids) == pid:
+            return conn
+        conn.close()
+    raise AssertionError(f"no connection landed on worker {pid}")
+
+
+class Stream:
+    """An SSE stream served by a chosen worker, read to the end on a thread of its own."""
+
+    def __init__(self, server: ServerProcess, pid: int) -> None:
+        conn = connection_to(server, pid)
+        conn.request("GET", "/api/realtime", headers={"Accept": "text/event-stream"})
+        self.response = conn.getresponse()
+        self.conn = conn
+        self.data = b""
+        self.closed = False
+        self._lock = threading.Lock()
+        head = b""
+        while b"PB_CONNECT" not in head or not head.endswith(b"\n\n"):
+            head += self.response.read1(65536)
+        self.client_id = head.split(b"id:", 1)[1].split(b"\n", 1)[0].decode()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            while chunk := self.response.read1(65536):
+                with self._lock:
+                    self.data += chunk
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # the stream ended
+        self.closed = True
+
+    def titles(self) -> list[str]:
+        with self._lock:
+            return [t.decode() for t in TITLE.findall(self.data)]
+
+    def wait_for(self, expected: list[str], timeout: float = 30.0) -> None:
+        """Every expected title, each once (the order across workers is not defined)."""
+        deadline = time.monotonic() + timeout
+        while not set(expected) <= set(self.titles()) and time.monotonic() < deadline:
+            assert not self.closed, f"stream closed; got {self.titles()}"
+            time.sleep(0.05)
+        got = [t for t in self.titles() if t in set(expected)]
+        assert sorted(got) == sorted(expected), sorted(set(expected) - set(got))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+        self.conn.close()
+        self._thread.join(10)
+
+
+def _sign_in(worker: Worker) -> None:
+    status, body = worker.call(
+        "POST",
+        "/api/collections/_superusers/auth-with-password",
+        {"identity": DEFAULT_EMAIL, "password": DEFAULT_PASSWORD},
+    )
+    assert status == 200, body
+    worker.token = body["token"]
+
+
+def _stream(server: ServerProcess, pid: int, via: Worker) -> Stream:
+    """A subscriber of `feed/*` on worker `pid`, subscribed through `via` (either worker)."""
+    stream = Stream(server, pid)
+    status, body = via.call(
+        "POST", "/api/realtime", {"clientId": stream.client_id, "subscriptions": ["feed/*"]}
+    )
+    assert status == 204, body
+    return stream
+
+
+def _write(workers: list[Worker], prefix: str, count: int, pause: float = 0.0) -> list[str]:
+    """`count` records through each worker in turn; their titles."""
+    titles = []
+    for i in range(count):
+        for n, w in enumerate(workers):
+            title = f"{prefix}-{n}-{i}"
+            status, body = w.call("POST", "/api/collections/feed/records", {"title": title})
+            assert status == 200, body
+            titles.append(title)
+        if pause:
+            time.sleep(pause)
+    return titles
+
+
+def _nats_server_pid(server: ServerProcess) -> int:
+    for child in _children(server.pid):
+        with contextlib.suppress(FileNotFoundError):
+            if Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0].endswith(b"nats-server"):
+                return child
+    raise AssertionError("no nats-server child")
+
+
+def test_every_subscriber_gets_every_event_across_restarts(tmp_path: Path) -> None:
+    """Subscribers on both workers, writes through both: right after start, after the follower
+    is killed and started again, and while nats-server is killed and started again. Each time
+    a worker writes as soon as it serves, while the other one already has a subscriber."""
+    server = start_core(tmp_path / "data", extra_args=["--workers", "2"])
+    streams: list[Stream] = []
+    try:
+        # the leader serves, its follower is starting: the leader gets a subscriber
+        leader = Worker(connection_to(server, server.pid), server.pid)
+        _sign_in(leader)
+        make_collection(leader, "feed", "title", listRule="", createRule="")
+        streams.append(_stream(server, leader.pid, leader))
+        by_pid = connect_to_each(server)
+        by_pid.pop(server.pid).conn.close()
+        (follower,) = by_pid.values()
+        expected = _write([follower, leader], "start", 30)
+        streams[0].wait_for(expected)
+        streams.append(_stream(server, follower.pid, leader))
+        expected = _write([leader, follower], "both", 30)
+        for s in streams:
+            s.wait_for(expected)
+
+        # the follower is killed; its successor writes as soon as it serves
+        streams.pop().close()
+        os.kill(follower.pid, signal.SIGKILL)
+        follower.conn.close()
+        while follower.pid in core_pids(server):
+            time.sleep(0.05)
+        by_pid = connect_to_each(server)
+        by_pid.pop(server.pid).conn.close()
+        (follower,) = by_pid.values()
+        expected = _write([follower, leader], "restarted", 30)
+        streams[0].wait_for(expected)
+        streams.append(_stream(server, follower.pid, follower))
+        expected = _write([leader, follower], "both-again", 30)
+        for s in streams:
+            s.wait_for(expected)
+
+        # nats-server is killed: the leader starts it again; writes go on meanwhile and after
+        os.kill(_nats_server_pid(server), signal.SIGKILL)
+        expected = _write([leader, follower], "nats", 40, pause=0.05)
+        for s in streams:
+            s.wait_for(expected)
+        assert "are lost" not in server.log_tail(400)
+    finally:
+        for s in streams:
+            s.close()
+        server.stop()
