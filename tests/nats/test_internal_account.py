@@ -294,7 +294,7 @@ async def test_refused_credentials_fail_the_first_connect_at_once(
     creds.write_secret(stranger, creds.issue(nkey.new_seed("account"), "eve").text())
     # the mechanism, not a time: the answer ends the attempt, instead of retries until the timeout
     with pytest.raises(CredentialsRefused, match="refused core's credentials \\(Authorization Violation\\)$"):
-        await connect(node.client_url, stranger, name="eve", source="--nats-creds", timeout=600)
+        await connect(node.client_url, stranger, name="eve", source="--nats-creds", timeout=60)
 
 
 # -- a real `core serve`: forged events and the realtime bus ------------------------------------
