@@ -42,7 +42,8 @@ SYSTEM_CREDS = "sys.creds"
 INTERNAL_LEAF_CREDS = "core-leaf.creds"  # not leaf-<name>.creds: an old bundle may hold an account "CORE"
 # Subjects of core's own traffic. They live in CORE; users issued for other accounts are also
 # denied them, so that trying them fails loudly instead of talking to nobody.
-INTERNAL_SUBJECTS = ("core.>",)
+INTERNAL_PREFIX = "core."
+INTERNAL_SUBJECTS = (f"{INTERNAL_PREFIX}>",)
 _INTERNAL_SEED_LABEL = "core/nats internal account v1"
 # The internal account's JWT is signed with this fixed iat, so that every node renders the same
 # bytes (ed25519 signatures are deterministic). nats-server keeps the account JWT with the newest

@@ -20,6 +20,7 @@ from core.nats import creds, settings
 from core.nats.auth import (
     APP_ACCOUNT,
     INTERNAL_ACCOUNT,
+    INTERNAL_PREFIX,
     INTERNAL_SUBJECTS,
     SYSTEM_ACCOUNT,
     SYSTEM_CREDS,
@@ -51,7 +52,9 @@ def register(subparsers: Any) -> None:
     issue = commands.add_parser("creds", help="write a .creds file for a new user")
     _add_dir(issue)
     issue.add_argument("name", metavar="NAME", help="user name (shown in server logs)")
-    issue.add_argument("--account", default=APP_ACCOUNT, help="account of the user (default: app)")
+    issue.add_argument(
+        "--account", default=APP_ACCOUNT, help="account of the user (default: app; never CORE, core's own)"
+    )
     issue.add_argument("--pub", action="append", default=[], metavar="SUBJ", help="allow publishing to SUBJ")
     issue.add_argument("--sub", action="append", default=[], metavar="SUBJ", help="allow subscribing to SUBJ")
     issue.add_argument("--expires", metavar="DURATION", help="lifetime, e.g. 24h, 7d (default: never)")
@@ -141,6 +144,10 @@ def cmd_creds(args: argparse.Namespace) -> int:
         expires = creds.parse_duration(args.expires) if args.expires else None
     except ValueError as exc:
         raise NatsConfigError(f"--expires: {exc}") from None
+    for flag, subjects in (("--pub", args.pub), ("--sub", args.sub)):
+        reserved = [s for s in subjects if s.startswith(INTERNAL_PREFIX)]
+        if reserved:
+            raise NatsConfigError(f"{flag}: {reserved[0]} is reserved for core's own traffic")
     issued = creds.issue(
         account.seed,
         args.name,

@@ -208,6 +208,12 @@ async def test_no_creds_for_the_internal_account(tmp_path: Path) -> None:
     assert issued.stderr == (
         f"core: error: --account: {INTERNAL_ACCOUNT} is core's internal account; no credentials are issued for it\n"
     )
+    for flag in ("--pub", "--sub"):
+        narrow = await asyncio.to_thread(
+            run_cli, "creds", "x", flag, "core.realtime.>", "--dir", str(tmp_path)
+        )
+        assert narrow.returncode == 2 and narrow.stdout == ""
+        assert narrow.stderr == f"core: error: {flag}: core.realtime.> is reserved for core's own traffic\n"
     added = await asyncio.to_thread(run_cli, "account", "add", INTERNAL_ACCOUNT, "--dir", str(tmp_path))
     assert added.returncode == 2
     assert added.stderr == f"core: error: NAME: {INTERNAL_ACCOUNT!r} is not a valid account name\n"
