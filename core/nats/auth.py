@@ -6,6 +6,13 @@ Layout (directory 0700, every file 0600):
 - operator.jwt: what nats-server's `operator:` setting points at.
 - *.creds: users core mints for itself (the service user, a system user for claim pushes, leaf
   users). They are not part of the bundle: any node holding the account seeds can mint its own.
+
+Core's own traffic (realtime bus, worker coordination, later the --ha changelog) lives in an
+account of its own, CORE, where only core's users exist: NATS accounts are separate subject
+spaces, so no user of `app` or of an added account can read or forge it, whatever its
+permissions say. CORE is not stored in the bundle: its seed is derived from the operator seed,
+so every node holding the operator (an old bundle included, upgraded on each node alone)
+arrives at the same account without any exchange.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import secrets
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +36,19 @@ OPERATOR_JWT = "operator.jwt"
 SYSTEM_ACCOUNT = "SYS"
 APP_ACCOUNT = "app"
 BUNDLE_PREFIX = "corenats1."
+INTERNAL_ACCOUNT = "CORE"
 SERVICE_CREDS = "core.creds"
 SYSTEM_CREDS = "sys.creds"
+INTERNAL_LEAF_CREDS = "core-leaf.creds"  # not leaf-<name>.creds: an old bundle may hold an account "CORE"
+# Subjects of core's own traffic. They live in CORE; users issued for other accounts are also
+# denied them, so that trying them fails loudly instead of talking to nobody.
+INTERNAL_PREFIX = "core."
+INTERNAL_SUBJECTS = (f"{INTERNAL_PREFIX}>",)
+_INTERNAL_SEED_LABEL = "core/nats internal account v1"
+# The internal account's JWT is signed with this fixed iat, so that every node renders the same
+# bytes (ed25519 signatures are deterministic). nats-server keeps the account JWT with the newest
+# iat: raise this whenever the internal account's claims change.
+_INTERNAL_CLAIMS_ISSUED_AT = 1796601600  # 2026-12-07
 
 
 @dataclass(frozen=True)
@@ -60,7 +79,24 @@ class AuthBundle:
     def system_account(self) -> Account:
         return self.accounts[SYSTEM_ACCOUNT]
 
+    @cached_property
+    def internal_account(self) -> Account:
+        """CORE: derived from the operator seed, the same on every node of this operator."""
+        seed = nkey.derived_seed(self.operator_seed, _INTERNAL_SEED_LABEL, "account")
+        claims = jwt.account_claims(INTERNAL_ACCOUNT, nkey.public_key(seed), jetstream=True)
+        token = jwt.encode(claims, self.operator_signing_seed, now=_INTERNAL_CLAIMS_ISSUED_AT)
+        return Account(INTERNAL_ACCOUNT, seed, token)
+
+    def server_accounts(self) -> list[Account]:
+        """Every account nats-server must know: the bundle's and core's internal one."""
+        return [*self.accounts.values(), self.internal_account]
+
     def account(self, name: str) -> Account:
+        """An account that users may be issued for (never the internal one)."""
+        if name == INTERNAL_ACCOUNT and name not in self.accounts:
+            raise NatsConfigError(
+                f"--account: {INTERNAL_ACCOUNT} is core's internal account; no credentials are issued for it"
+            )
         if name not in self.accounts:
             known = ", ".join(sorted(self.accounts))
             raise NatsConfigError(f"--account: no account named {name!r} (known: {known})")
@@ -70,7 +106,7 @@ class AuthBundle:
         """A copy with a new account signed by the operator's signing key."""
         if name in self.accounts:
             raise NatsConfigError(f"account {name!r} exists already")
-        if not name or any(c in name for c in " .*>\t\n") or name == SYSTEM_ACCOUNT:
+        if not name or any(c in name for c in " .*>\t\n") or name in (SYSTEM_ACCOUNT, INTERNAL_ACCOUNT):
             raise NatsConfigError(f"NAME: {name!r} is not a valid account name")
         seed = nkey.new_seed("account")
         claims = jwt.account_claims(name, nkey.public_key(seed), jetstream=jetstream)
@@ -242,10 +278,9 @@ class AuthStore:
             creds.write_secret(self.operator_jwt_path, bundle.operator_jwt + "\n")
         return bundle
 
-    def user_creds(self, bundle: AuthBundle, filename: str, account: str, user: str) -> Path:
+    def user_creds(self, issuer: Account, filename: str, user: str) -> Path:
         """A creds file for one of core's own users, minted once and reused while its account stays."""
         path = self.dir / filename
-        issuer = bundle.account(account)
         try:
             current = creds.parse(path.read_text(encoding="utf-8"))
             if jwt.decode(current.jwt, kind="user")["iss"] == issuer.public_key:

@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from core.nats import creds, settings
-from core.nats.auth import APP_ACCOUNT, SYSTEM_ACCOUNT, SYSTEM_CREDS, AuthBundle, AuthStore, merge
+from core.nats.auth import (
+    APP_ACCOUNT,
+    INTERNAL_ACCOUNT,
+    INTERNAL_PREFIX,
+    INTERNAL_SUBJECTS,
+    SYSTEM_ACCOUNT,
+    SYSTEM_CREDS,
+    AuthBundle,
+    AuthStore,
+    merge,
+)
 from core.nats.errors import NatsConfigError, NatsError
 
 log = logging.getLogger("core.nats")
@@ -42,7 +52,9 @@ def register(subparsers: Any) -> None:
     issue = commands.add_parser("creds", help="write a .creds file for a new user")
     _add_dir(issue)
     issue.add_argument("name", metavar="NAME", help="user name (shown in server logs)")
-    issue.add_argument("--account", default=APP_ACCOUNT, help="account of the user (default: app)")
+    issue.add_argument(
+        "--account", default=APP_ACCOUNT, help="account of the user (default: app; never CORE, core's own)"
+    )
     issue.add_argument("--pub", action="append", default=[], metavar="SUBJ", help="allow publishing to SUBJ")
     issue.add_argument("--sub", action="append", default=[], metavar="SUBJ", help="allow subscribing to SUBJ")
     issue.add_argument("--expires", metavar="DURATION", help="lifetime, e.g. 24h, 7d (default: never)")
@@ -132,13 +144,24 @@ def cmd_creds(args: argparse.Namespace) -> int:
         expires = creds.parse_duration(args.expires) if args.expires else None
     except ValueError as exc:
         raise NatsConfigError(f"--expires: {exc}") from None
-    issued = creds.issue(account.seed, args.name, pub_allow=args.pub, sub_allow=args.sub, expires_in=expires)
+    for flag, subjects in (("--pub", args.pub), ("--sub", args.sub)):
+        reserved = [s for s in subjects if s.startswith(INTERNAL_PREFIX)]
+        if reserved:
+            raise NatsConfigError(f"{flag}: {reserved[0]} is reserved for core's own traffic")
+    issued = creds.issue(
+        account.seed,
+        args.name,
+        pub_allow=args.pub,
+        sub_allow=args.sub,
+        deny=INTERNAL_SUBJECTS,
+        expires_in=expires,
+    )
     _emit(issued.text(), args.output)
     return 0
 
 
 def cmd_account_add(args: argparse.Namespace) -> int:
-    from core.nats.client import connect, push_claims
+    from core.nats.client import push_account
 
     store = _store(args)
     bundle, account = store.load().with_account(args.name, jetstream=not args.no_jetstream)
@@ -147,12 +170,10 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     url = args.nats_url or f"nats://127.0.0.1:{port}"
 
     async def push() -> int:
-        sys_creds = store.user_creds(bundle, SYSTEM_CREDS, SYSTEM_ACCOUNT, "core-system")
-        nc = await connect(url, sys_creds, name="core nats account add", source="--nats-url", timeout=5)
-        try:
-            replies = await push_claims(nc, account.jwt)
-        finally:
-            await nc.close()
+        sys_creds = store.user_creds(bundle.system_account, SYSTEM_CREDS, "core-system")
+        replies = await push_account(
+            url, sys_creds, account.jwt, name="core nats account add", source="--nats-url"
+        )
         failed = [r["error"] for r in replies if r.get("error")]
         if failed:
             raise NatsError(f"a server refused account {args.name}: {failed[0]}")
@@ -175,6 +196,7 @@ def cmd_auth_init(args: argparse.Namespace) -> int:
     bundle = store.load_or_create()
     verb = "exists" if existed else "created"
     print(f"operator {bundle.operator_public_key} {verb}; accounts {', '.join(sorted(bundle.accounts))}")
+    print(f"core's own traffic: account {INTERNAL_ACCOUNT} {bundle.internal_account.public_key} (derived)")
     return 0
 
 

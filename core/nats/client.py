@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import nats
 from nats.aio.client import Client
 
-from core.nats.errors import NatsConfigError
+from core.nats.errors import CredentialsRefused, NatsConfigError
 
 log = logging.getLogger("core.nats")
 
@@ -46,8 +46,14 @@ async def connect(url: str, creds_file: Path, *, name: str, source: str, timeout
         raise NatsConfigError(f"{source}: cannot reach {first} ({problem})")
 
     nc = Client()
+    refused = asyncio.Event()
 
     async def on_error(exc: Exception) -> None:
+        if not nc.is_connected and (refused.is_set() or "authorization violation" in str(exc).lower()):
+            # retrying the same credentials only repeats the answer until the timeout (and the
+            # server's hang-up that follows it is no news)
+            refused.set()
+            return
         log.warning("NATS connection: %s", exc or type(exc).__name__)
 
     async def on_disconnect() -> None:
@@ -57,30 +63,57 @@ async def connect(url: str, creds_file: Path, *, name: str, source: str, timeout
     async def on_reconnect() -> None:
         log.info("NATS connection restored")
 
-    try:
-        await asyncio.wait_for(
-            nc.connect(
-                servers=url.split(","),
-                user_credentials=str(creds_file),
-                name=name,
-                connect_timeout=2,
-                reconnect_time_wait=0.5,  # type: ignore[arg-type]  # a float works; the hint is too narrow
-                max_reconnect_attempts=-1,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
-            ),
-            timeout,
+    connecting = asyncio.ensure_future(
+        nc.connect(
+            servers=url.split(","),
+            user_credentials=str(creds_file),
+            name=name,
+            connect_timeout=2,
+            reconnect_time_wait=0.5,  # type: ignore[arg-type]  # a float works; the hint is too narrow
+            max_reconnect_attempts=-1,
+            error_cb=on_error,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
         )
-    except TimeoutError:
+    )
+    refusal = asyncio.ensure_future(refused.wait())
+    try:
+        await asyncio.wait({connecting, refusal}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        connecting.cancel()
+        refusal.cancel()
         await nc.close()
-        raise NatsConfigError(
-            f"{source}: {first} did not accept core's credentials within {timeout:.0f}s"
-        ) from None
-    except nats.errors.Error as exc:
+        raise
+    refusal.cancel()
+    failure: NatsConfigError | None = None
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, nats.errors.Error):
+            await connecting
+        failure = (
+            CredentialsRefused(f"{source}: {first} refused core's credentials (Authorization Violation)")
+            if refused.is_set()
+            else NatsConfigError(f"{source}: {first} did not accept core's credentials within {timeout:.0f}s")
+        )
+    elif (exc := connecting.exception()) is not None:
+        if not isinstance(exc, nats.errors.Error):
+            raise exc
+        failure = NatsConfigError(f"{source}: {first} refused core: {exc}")
+    if failure is not None:
         await nc.close()
-        raise NatsConfigError(f"{source}: {first} refused core: {exc}") from None
+        raise failure
     return nc
+
+
+async def push_account(
+    url: str, sys_creds: Path, account_jwt: str, *, name: str, source: str
+) -> list[dict[str, Any]]:
+    """Connect as a system user and push an account JWT to every full resolver; their replies."""
+    nc = await connect(url, sys_creds, name=name, source=source, timeout=5)
+    try:
+        return await push_claims(nc, account_jwt)
+    finally:
+        await nc.close()
 
 
 async def push_claims(nc: Client, account_jwt: str, *, wait: float = 0.5) -> list[dict[str, Any]]:

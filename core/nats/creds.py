@@ -68,6 +68,7 @@ def issue(
     *,
     pub_allow: Iterable[str] = (),
     sub_allow: Iterable[str] = (),
+    deny: Iterable[str] = (),
     expires_in: int | None = None,
     now: int | None = None,
 ) -> Creds:
@@ -79,6 +80,7 @@ def issue(
         nkey.public_key(user_seed),
         pub_allow=pub_allow,
         sub_allow=sub_allow,
+        deny=deny,
         expires_at=None if expires_in is None else issued_at + expires_in,
     )
     return Creds(jwt=jwt.encode(claims, account_seed, now=issued_at), seed=user_seed)

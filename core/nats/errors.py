@@ -9,3 +9,7 @@ class NatsError(Exception):
 
 class NatsConfigError(NatsError):
     """Bad configuration. The message is one line that names the flag or variable to fix."""
+
+
+class CredentialsRefused(NatsConfigError):
+    """The server answered the first connect with Authorization Violation."""

@@ -163,13 +163,15 @@ def user_claims(
     *,
     pub_allow: Iterable[str] = (),
     sub_allow: Iterable[str] = (),
+    deny: Iterable[str] = (),
     expires_at: int | None = None,
 ) -> Claims:
-    """A user of the account that signs it. Empty allow lists mean no restriction, as in nsc."""
-    pubs, subs = list(pub_allow), list(sub_allow)
+    """A user of the account that signs it. Empty allow lists mean no restriction, as in nsc;
+    `deny` subjects are refused for both publishing and subscribing, whatever is allowed."""
+    denied = list(deny)
     nats: dict[str, Any] = {
-        "pub": {"allow": pubs} if pubs else {},
-        "sub": {"allow": subs} if subs else {},
+        "pub": _permission(list(pub_allow), denied),
+        "sub": _permission(list(sub_allow), denied),
         # Left out (0) these limits let the connect succeed and then kill the first SUB.
         "subs": UNLIMITED,
         "data": UNLIMITED,
@@ -181,3 +183,8 @@ def user_claims(
     if expires_at is not None:
         claims["exp"] = expires_at
     return claims
+
+
+def _permission(allow: list[str], deny: list[str]) -> dict[str, list[str]]:
+    permission = {"allow": allow} if allow else {}
+    return permission | ({"deny": deny} if deny else {})

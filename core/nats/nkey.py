@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import hmac
 import os
 from typing import Literal
 
@@ -34,6 +36,17 @@ class NkeyError(ValueError):
 def new_seed(kind: Kind) -> str:
     """A fresh random seed (`SO…`, `SA…` or `SU…`, 58 characters)."""
     return nkeys.encode_seed(os.urandom(32), PREFIX[kind]).decode()
+
+
+def derived_seed(parent_seed: str, label: str, kind: Kind) -> str:
+    """A seed every holder of `parent_seed` computes alike and nobody else can (HMAC-SHA256).
+
+    Nodes that share an operator agree on such a key without exchanging it, and the derived
+    seed reveals nothing about its parent.
+    """
+    public_key(parent_seed)  # refuses a malformed parent
+    digest = hmac.new(parent_seed.encode(), label.encode(), hashlib.sha256).digest()
+    return nkeys.encode_seed(digest, PREFIX[kind]).decode()
 
 
 @functools.lru_cache(maxsize=64)

@@ -19,10 +19,10 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from core.nats import config, settings, topology
-from core.nats.auth import APP_ACCOUNT, SERVICE_CREDS, SYSTEM_ACCOUNT, SYSTEM_CREDS, AuthBundle, AuthStore
-from core.nats.client import connect, reachable
+from core.nats.auth import INTERNAL_LEAF_CREDS, SERVICE_CREDS, SYSTEM_CREDS, AuthBundle, AuthStore
+from core.nats.client import connect, push_account, reachable
 from core.nats.creds import write_secret
-from core.nats.errors import NatsConfigError, NatsError
+from core.nats.errors import CredentialsRefused, NatsConfigError, NatsError
 from core.nats.fly_dns import Resolver, lookup
 from core.nats.process import Supervisor, find_binary
 from core.tasks import cancel_all
@@ -104,16 +104,19 @@ class NatsService:
 
     async def start(self) -> None:
         if self.settings.url:
-            creds = self.settings.creds or self._own_creds_for_external()
-            self._nc = await connect(
-                self.settings.url, creds, name=self._client_name(), source=self.settings.source("nats_url")
-            )
+            source = self.settings.source("nats_url")
+            if self.settings.creds:
+                self._nc = await connect(
+                    self.settings.url, self.settings.creds, name=self._client_name(), source=source
+                )
+            else:
+                self._nc = await self._connect_external_as_core(self.settings.url, source)
             self._js = self._nc.jetstream()
             log.info("NATS: using external %s", self.settings.url)
             return
         self.bundle = self.store.load_or_create(self.env.get("CORE_NATS_AUTH"))
-        self.store.user_creds(self.bundle, SYSTEM_CREDS, SYSTEM_ACCOUNT, "core-system")
-        service_creds = self.store.user_creds(self.bundle, SERVICE_CREDS, APP_ACCOUNT, "core")
+        self.store.user_creds(self.bundle.system_account, SYSTEM_CREDS, "core-system")
+        service_creds = self._service_creds()
         binary = find_binary(self.env)
         self.plan, _ = await self._make_plan()
         self._gateway_seen = self.plan.gateway
@@ -172,16 +175,37 @@ class NatsService:
     def _client_name(self) -> str:
         return f"core {self.settings.name or self.settings.hostname}"
 
-    def _own_creds_for_external(self) -> Path:
-        """Core's service user, minted from this node's copy of the operator the external NATS trusts."""
+    async def _connect_external_as_core(self, url: str, source: str) -> Client:
+        """Core's service user, minted from this node's copy of the operator the external NATS trusts.
+
+        A server set up before the internal account existed (the nodes of an older core, or one
+        configured by hand from `core nats auth export`) knows the operator but not CORE: it
+        refuses the service user until CORE is pushed to it, as `core nats account add` would.
+        """
         imported = self.env.get("CORE_NATS_AUTH")
         if not imported and not self.store.exists():
-            flag = self.settings.source("nats_url")
             raise NatsConfigError(
-                f"{flag}: needs --nats-creds, or this node's auth (`core nats auth import`)"
+                f"{source}: needs --nats-creds, or this node's auth (`core nats auth import`)"
             )
         self.bundle = self.store.load_or_create(imported)
-        return self.store.user_creds(self.bundle, SERVICE_CREDS, APP_ACCOUNT, "core")
+        name = self._client_name()
+        service_creds = self._service_creds()
+        try:
+            return await connect(url, service_creds, name=name, source=source)
+        except CredentialsRefused:
+            sys_creds = self.store.user_creds(self.bundle.system_account, SYSTEM_CREDS, "core-system")
+            replies = await push_account(
+                url, sys_creds, self.bundle.internal_account.jwt, name=f"{name} (system)", source=source
+            )
+            if not any(r.get("data", {}).get("code") == 200 for r in replies):
+                raise
+            log.info("NATS: pushed core's internal account to %d server(s) at %s", len(replies), url)
+        return await connect(url, service_creds, name=name, source=source)
+
+    def _service_creds(self) -> Path:
+        """Core's own user, in the internal account: no issued user can reach its traffic."""
+        assert self.bundle is not None
+        return self.store.user_creds(self.bundle.internal_account, SERVICE_CREDS, "core")
 
     async def _make_plan(self) -> tuple[topology.Plan, bool]:
         """The plan, and whether every DNS question was answered (always True off Fly.io)."""
@@ -195,19 +219,17 @@ class NatsService:
         assert self.bundle is not None
         leaf_creds: tuple[tuple[str, Path], ...] = ()
         if plan.leaf_remotes:
+            # one remote per account, the internal one included: core's traffic crosses too
+            files = [(a, f"leaf-{name}.creds") for name, a in sorted(self.bundle.accounts.items())]
+            files.append((self.bundle.internal_account, INTERNAL_LEAF_CREDS))
             leaf_creds = tuple(
-                (
-                    account.public_key,
-                    self.store.user_creds(
-                        self.bundle, f"leaf-{name}.creds", name, f"leaf-{plan.server_name}"
-                    ),
-                )
-                for name, account in sorted(self.bundle.accounts.items())
+                (account.public_key, self.store.user_creds(account, file, f"leaf-{plan.server_name}"))
+                for account, file in files
             )
         auth = config.ServerAuth(
             operator_jwt=self.store.operator_jwt_path.resolve(),
             system_account=self.bundle.system_account.public_key,
-            accounts={a.public_key: a.jwt for a in self.bundle.accounts.values()},
+            accounts={a.public_key: a.jwt for a in self.bundle.server_accounts()},
             cluster_secret=self.bundle.cluster_secret,
             leaf_creds=leaf_creds,
         )

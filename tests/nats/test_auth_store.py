@@ -27,7 +27,7 @@ def test_first_start_creates_then_reuses(tmp_path: Path) -> None:
     app = jwt.decode(bundle.accounts["app"].jwt, kind="account")
     assert app["iss"] == op["nats"]["signing_keys"][0]  # accounts are signed by the signing key
     assert app["nats"]["limits"]["disk_storage"] == -1
-    service = store.user_creds(bundle, auth.SERVICE_CREDS, "app", "core")
+    service = store.user_creds(bundle.internal_account, auth.SERVICE_CREDS, "core")
     assert mode(store.dir) == 0o700
     assert {p.name: mode(p) for p in store.dir.iterdir()} == {
         "auth.json": 0o600,
@@ -35,7 +35,10 @@ def test_first_start_creates_then_reuses(tmp_path: Path) -> None:
         "core.creds": 0o600,
     }
     assert store.load_or_create() == bundle
-    assert store.user_creds(bundle, auth.SERVICE_CREDS, "app", "core").read_text() == service.read_text()
+    assert (
+        store.user_creds(bundle.internal_account, auth.SERVICE_CREDS, "core").read_text()
+        == service.read_text()
+    )
 
 
 def test_export_import_roundtrip_and_merge(tmp_path: Path) -> None:
@@ -100,7 +103,7 @@ def test_account_from_another_operator_is_refused() -> None:
 
 def test_account_names(tmp_path: Path) -> None:
     bundle = auth.create_bundle()
-    for bad in ("", "a b", "SYS", "x.y", "app"):
+    for bad in ("", "a b", "SYS", "CORE", "x.y", "app"):
         with pytest.raises(NatsConfigError):
             bundle.with_account(bad)
     with pytest.raises(NatsConfigError, match="^--account: no account named 'nope'"):
@@ -110,9 +113,9 @@ def test_account_names(tmp_path: Path) -> None:
 def test_user_creds_are_reminted_when_the_account_changes(tmp_path: Path) -> None:
     store = auth.AuthStore(tmp_path)
     old = auth.create_bundle()
-    path = store.user_creds(old, "x.creds", "app", "core")
+    path = store.user_creds(old.accounts["app"], "x.creds", "core")
     new = auth.create_bundle()
-    store.user_creds(new, "x.creds", "app", "core")
+    store.user_creds(new.accounts["app"], "x.creds", "core")
     iss = jwt.decode(creds.parse(path.read_text()).jwt)["iss"]
     assert iss == new.accounts["app"].public_key
 
@@ -140,3 +143,25 @@ def test_cli_export_then_import_from_stdin_env_and_force(
     assert "holds operator" in capsys.readouterr().err
     assert cli.main(["auth", "import", str(other), "--dir", str(tmp_path / "b"), "--force"]) == 0
     assert auth.AuthStore(tmp_path / "b" / "nats-auth").load() != bundle
+
+
+def test_the_internal_account_follows_the_operator_wherever_the_bundle_goes(tmp_path: Path) -> None:
+    bundle = auth.create_bundle()
+    internal = bundle.internal_account
+    assert internal.name == auth.INTERNAL_ACCOUNT and auth.INTERNAL_ACCOUNT not in bundle.accounts
+    claims = jwt.decode(internal.jwt, kind="account")
+    assert claims["sub"] == internal.public_key
+    assert claims["iss"] == jwt.decode(bundle.operator_jwt)["nats"]["signing_keys"][0]
+    assert claims["nats"]["limits"]["disk_storage"] == -1  # JetStream on: the --ha changelog lives here
+    # the same account, byte for byte, after export/import, a merge, an added account, a reload
+    imported = auth.AuthBundle.import_text(bundle.export_text(), "test")
+    grown, _ = bundle.with_account("tenant")
+    merged = auth.merge(imported, grown, "test")
+    store = auth.AuthStore(tmp_path)
+    store.save(merged)
+    for other in (imported, grown, merged, store.load(), store.load_or_create(bundle.export_text())):
+        assert other.internal_account == internal
+    assert [a.name for a in merged.server_accounts()] == ["SYS", "app", "tenant", "CORE"]
+    # another operator, another internal account; its seed says nothing about the operator's
+    assert auth.create_bundle().internal_account.public_key != internal.public_key
+    assert internal.seed != bundle.operator_seed and internal.seed.startswith("SA")

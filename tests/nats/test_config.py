@@ -32,9 +32,9 @@ def server_auth(bundle: auth.AuthBundle, tmp: Path, leaf: bool = False) -> confi
     return config.ServerAuth(
         operator_jwt=operator,
         system_account=bundle.system_account.public_key,
-        accounts={a.public_key: a.jwt for a in bundle.accounts.values()},
+        accounts={a.public_key: a.jwt for a in bundle.server_accounts()},
         cluster_secret=bundle.cluster_secret,
-        leaf_creds=tuple((a.public_key, creds_file) for a in bundle.accounts.values()) if leaf else (),
+        leaf_creds=tuple((a.public_key, creds_file) for a in bundle.server_accounts()) if leaf else (),
     )
 
 
@@ -98,6 +98,6 @@ def test_fly_spoke_has_one_remote_per_account(bundle: auth.AuthBundle, tmp_path:
     s = make("--nats-hub-and-spoke")
     plan = topology.plan(s, fly_env(region="iad", ip="127.0.0.1"), dns({"ams": AMS}))
     text = render(plan, bundle, tmp_path)
-    assert text.count("credentials:") == len(bundle.accounts)
+    assert text.count("credentials:") == len(bundle.server_accounts())
     assert 'domain: "leaf-iad-m1"' in text and f"nats-leaf://[{AMS[0]}]:7422" in text
     nats_server_accepts(text, tmp_path)

@@ -51,8 +51,15 @@ async def test_creds_from_the_cli_publish_subscribe_and_use_jetstream(
         await js.add_stream(name="orders", subjects=["orders.>"])
         acks = [await js.publish("orders.new", f"{i}".encode()) for i in range(5)]
         assert [a.seq for a in acks] == [1, 2, 3, 4, 5] and acks[0].stream == "orders"
-        # core's own connection sees the same account
-        assert (await node.js.stream_info("orders")).state.messages == 5
+        # another user of the app account sees the same stream; core's own connection, in its
+        # internal account, does not
+        other = await connect(node.client_url, issue(tmp_path, tmp_path / "bob.creds", "bob"))
+        try:
+            assert (await other.jetstream().stream_info("orders")).state.messages == 5
+        finally:
+            await other.close()
+        with pytest.raises(nats.js.errors.NotFoundError):
+            await node.js.stream_info("orders")
     finally:
         await nc.close()
 
@@ -125,9 +132,13 @@ async def test_account_add_pushes_to_the_running_server(start_node: StartNode, t
         js = nc.jetstream()
         await js.add_stream(name="t1", subjects=["t1.>"])
         assert (await js.publish("t1.x", b"1")).seq == 1
-        # accounts are isolated: core's app account does not see tenant1's stream
-        with pytest.raises(nats.js.errors.NotFoundError):
-            await node.js.stream_info("t1")
+        # accounts are isolated: an app user does not see tenant1's stream
+        app_user = await connect(node.client_url, issue(tmp_path, tmp_path / "a.creds", "a"))
+        try:
+            with pytest.raises(nats.js.errors.NotFoundError):
+                await app_user.jetstream().stream_info("t1")
+        finally:
+            await app_user.close()
     finally:
         await nc.close()
 

@@ -12,10 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import nats
 import pytest
 
-from core.nats import cli
+from core.nats import cli, creds, jwt
 from core.nats.auth import AuthStore, create_bundle
+from core.nats.client import subscriptions_settled
 from core.nats.errors import NatsConfigError
 from core.nats.service import NatsService
 from tests.nats.conftest import REPO, StartNode, _our_servers, free_port, run_cli, serve_args
@@ -135,7 +137,17 @@ async def test_external_nats_url_starts_no_child(start_node: StartNode, tmp_path
     assert client.supervisor is None and client.client_url == server.client_url
     assert not (tmp_path / "client" / "nats").exists()
     await client.js.add_stream(name="ext", subjects=["ext"])
-    assert (await server.js.stream_info("ext")).config.name == "ext"
+    # the stream is in the account of --nats-creds (app), not in the server's internal one
+    assert (
+        cli.main(["creds", "ext2", "--dir", str(tmp_path / "server"), "-o", str(tmp_path / "e2.creds")]) == 0
+    )
+    other = await nats.connect(server.client_url, user_credentials=str(tmp_path / "e2.creds"))
+    try:
+        assert (await other.jetstream().stream_info("ext")).config.name == "ext"
+    finally:
+        await other.close()
+    with pytest.raises(nats.js.errors.NotFoundError):
+        await server.js.stream_info("ext")
 
 
 async def test_external_nats_with_the_auth_bundle_mints_its_own_user(
@@ -147,8 +159,14 @@ async def test_external_nats_with_the_auth_bundle_mints_its_own_user(
         tmp_path / "client", "--nats-url", server.client_url, env={"CORE_NATS_AUTH": bundle}
     )
     assert client.supervisor is None
-    assert (tmp_path / "client" / "nats-auth" / "core.creds").exists()
-    await client.nc.flush()
+    service = (tmp_path / "client" / "nats-auth" / "core.creds").read_text()
+    internal = AuthStore(tmp_path / "server" / "nats-auth").load().internal_account
+    assert jwt.decode(creds.parse(service).jwt)["iss"] == internal.public_key
+    # both cores' service users meet in the internal account
+    sub = await server.nc.subscribe("core.realtime.events")
+    await subscriptions_settled(server.nc)
+    await client.nc.publish("core.realtime.events", b"row")
+    assert (await sub.next_msg(timeout=5)).data == b"row"
 
 
 @pytest.mark.parametrize(
