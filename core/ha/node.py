@@ -118,14 +118,8 @@ class HaNode:
             await self.replicator.stop()
 
     async def snapshot(self, app: App) -> snapshot.SnapshotInfo:
-        store = await snapshot.bucket(self.js, self.settings.stream.name, self.settings.stream.replicas)
-        tmp = app.store.db.path.with_name(f".snapshot-{secrets.token_hex(4)}.db")
-        try:
-            state = await asyncio.to_thread(snapshot.copy_database, app.store.db.path, tmp)
-            return await snapshot.upload(store, tmp, state)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        stream = self.settings.stream
+        return await snapshot.take(self.js, stream.name, stream.replicas, app.store.db.path)
 
     async def _restore(self, bucket: ObjectStore, data_db: Path, first_seq: int) -> None:
         loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,3 +121,15 @@ async def download(store: ObjectStore, dest: Path) -> State:
         with contextlib.suppress(FileNotFoundError):
             part.unlink()
     return state
+
+
+async def take(js: JetStreamContext, stream: str, replicas: int, data_db: Path) -> SnapshotInfo:
+    """Copy `data_db` as it is now (it may be in use) and upload the copy as the newest snapshot."""
+    store = await bucket(js, stream, replicas)
+    tmp = data_db.with_name(f".snapshot-{secrets.token_hex(4)}.db")
+    try:
+        state = await asyncio.to_thread(copy_database, data_db, tmp)
+        return await upload(store, tmp, state)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -1,0 +1,192 @@
+"""`core ha status|snapshot|reset`: operating a `--ha` node from its data dir."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import apsw
+import nats.errors
+import nats.js.errors
+
+from core.config import DEFAULT_DIR, ConfigError
+from core.ha import snapshot
+from core.ha.applier import read_state
+from core.ha.changelog import ChangelogError
+from core.ha.upkeep import LEASE_SECONDS, NodeStatus, key_value, nodes_bucket
+
+DATA_FILES = ("data.db", "data.db-wal", "data.db-shm")
+
+
+def register(subparsers: Any) -> None:
+    ha = subparsers.add_parser("ha", help="status, snapshots and reset of a --ha node")
+    actions = ha.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    status = actions.add_parser("status", help="this node, the stream, the newest snapshot and every node's lag")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    _common(status)
+    status.set_defaults(func=cmd_status)
+
+    snap = actions.add_parser("snapshot", help="upload a snapshot of this node's data now")
+    _common(snap)
+    snap.set_defaults(func=cmd_snapshot)
+
+    reset = actions.add_parser(
+        "reset", help="move this node's data.db aside, so that it joins the stream from a snapshot"
+    )
+    reset.add_argument("--dir", default=None, help=f"data directory (default {DEFAULT_DIR})")
+    reset.set_defaults(func=cmd_reset)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", default=None, help=f"data directory (default {DEFAULT_DIR})")
+    parser.add_argument("--nats-url", default=None, help="NATS of this node (default nats://127.0.0.1:NATS_PORT)")
+    parser.add_argument("--ha-stream", default=None, help="stream name (env PB_REPLICATION_STREAM, default pb)")
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.dir or os.environ.get("CORE_DATA_DIR") or DEFAULT_DIR)
+
+
+def _stream(args: argparse.Namespace) -> str:
+    return str(args.ha_stream or os.environ.get("PB_REPLICATION_STREAM") or "pb")
+
+
+def _local_state(data_dir: Path) -> Any:
+    path = data_dir / "pocketbase" / "data.db"
+    if not path.exists():
+        return None
+    conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        return read_state(conn)
+    finally:
+        conn.close()
+
+
+async def _connect(args: argparse.Namespace) -> Any:
+    from core.nats.auth import SERVICE_CREDS, AuthStore
+    from core.nats.client import connect
+
+    store = AuthStore(_data_dir(args) / "nats-auth")
+    bundle = store.load()
+    creds = store.user_creds(bundle.internal_account, SERVICE_CREDS, "core")
+    url = args.nats_url or os.environ.get("PB_REPLICATION_URL") or f"nats://127.0.0.1:{os.environ.get('NATS_PORT', '4222')}"
+    return await connect(url, creds, name="core ha", source="--nats-url", timeout=5)
+
+
+async def gather_status(args: argparse.Namespace) -> dict[str, Any]:
+    stream = _stream(args)
+    local = _local_state(_data_dir(args))
+    nc = await _connect(args)
+    try:
+        js = nc.jetstream()
+        try:
+            info = await js.stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            raise ConfigError(f"--ha-stream: no stream {stream!r} on this NATS (has a --ha node started?)") from None
+        last = int(info.state.last_seq)
+        newest = await snapshot.newest(await snapshot.bucket(js, stream, info.config.num_replicas or 1))
+        nodes = await key_value(js, nodes_bucket(stream), info.config.num_replicas or 1)
+        peers = []
+        try:
+            names = sorted(await nodes.keys())
+        except nats.js.errors.NoKeysError:
+            names = []
+        now = time.time()
+        for name in names:
+            entry = await nodes.get(name)
+            if entry.value:
+                peer = NodeStatus.from_json(entry.value)
+                peers.append({**peer.__dict__, "lag": max(0, last - peer.applied), "seen": round(now - peer.at, 1)})
+        return {
+            "stream": stream,
+            "replicas": info.config.num_replicas,
+            "first": int(info.state.first_seq),
+            "last": last,
+            "local": None if local is None else {"applied": local.seq, "lag": max(0, last - local.seq)},
+            "snapshot": None if newest is None else {"seq": newest.seq, "bytes": newest.size},
+            "nodes": peers,
+        }
+    finally:
+        await nc.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = asyncio.run(_guarded(gather_status(args)))
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"stream {status['stream']}: entries {status['first']}-{status['last']}, {status['replicas']} replica(s)")
+    local = status["local"]
+    print("this data dir: " + ("not derived from a stream" if local is None else f"applied {local['applied']}, lag {local['lag']}"))
+    snap = status["snapshot"]
+    print("newest snapshot: " + ("none" if snap is None else f"entry {snap['seq']}, {snap['bytes']} bytes"))
+    for peer in status["nodes"]:
+        stalled = f", STALLED: {peer['stalled']}" if peer["stalled"] else ""
+        print(
+            f"node {peer['node']} ({peer['region'] or 'no region'}, {peer['mode']}): applied {peer['applied']}, "
+            f"lag {peer['lag']}, seen {peer['seen']}s ago{stalled}"
+        )
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    data_db = _data_dir(args) / "pocketbase" / "data.db"
+    if _local_state(_data_dir(args)) is None:
+        raise ConfigError(f"--dir: {data_db} is not derived from a --ha stream")
+
+    async def run() -> snapshot.SnapshotInfo:
+        nc = await _connect(args)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info(_stream(args))
+            lease = await key_value(js, f"{_stream(args)}_lease", info.config.num_replicas or 1, ttl=LEASE_SECONDS)
+            try:
+                await lease.create("snapshot", b"core ha snapshot")
+            except nats.js.errors.KeyWrongLastSequenceError:
+                raise ConfigError("a node is taking a snapshot right now; try again in a minute") from None
+            try:
+                return await snapshot.take(js, _stream(args), info.config.num_replicas or 1, data_db)
+            finally:
+                await lease.delete("snapshot")
+
+    taken = asyncio.run(_guarded(run()))
+    print(f"snapshot of entry {taken.seq} uploaded ({taken.size} bytes)")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from core.backups.lock import DataDirLock
+
+    pb_dir = _data_dir(args) / "pocketbase"
+    if not (pb_dir / "data.db").exists():
+        print(f"{pb_dir / 'data.db'} does not exist: nothing to reset")
+        return 0
+    lock = DataDirLock(pb_dir)
+    if not lock.acquire(exclusive=True):
+        raise ConfigError(f"--dir: a running core serve holds {pb_dir.parent}; stop it first")
+    try:
+        aside = pb_dir / f"pre-ha-reset-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside.mkdir(mode=0o700)
+        for name in DATA_FILES:
+            if (pb_dir / name).exists():
+                shutil.move(str(pb_dir / name), str(aside / name))
+    finally:
+        lock.release()
+    print(f"moved data.db to {aside}; on its next start this node restores the stream's newest snapshot")
+    return 0
+
+
+async def _guarded(coro: Any) -> Any:
+    try:
+        return await coro
+    except (ChangelogError, snapshot.SnapshotError, nats.errors.Error, TimeoutError) as exc:
+        print(f"core: error: {exc or type(exc).__name__}", file=sys.stderr)
+        raise SystemExit(1) from None
