@@ -3,7 +3,8 @@
 request-otp answers `{otpId}` even for an unknown address (a random id, no mail), and sends in
 the background; if the mail fails the OTP is deleted. auth-with-otp allows 5 attempts per
 record per 3 minutes (then 429, even with the right code), uses the code once, and marks the
-address verified when the code went to the record's current email.
+address verified when the code went to the record's current email (without MFA it also replaces
+a password set before that proof; with MFA the password may be the other factor and is kept).
 """
 
 from __future__ import annotations
@@ -90,15 +91,15 @@ async def auth_with_otp(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise ApiError(400, INVALID_OTP)
     sent_to = str(entry.get("sentTo") or "")
     if not record.get("verified") and sent_to and sent_to == record.get("email"):
-        # the code proved the address; a password set before that proof is replaced
-        # (account pre-hijacking), as PocketBase 0.40 does
-        secret = random_string(30)
-        result = await app.store.update_record(
-            col,
-            record["id"],
-            {"verified": True, "password": secret, "passwordConfirm": secret},
-            app.auth.system_context(),
-        )
+        # the code proved the address (before any MFA step, as PocketBase 0.40 does)
+        patch: dict[str, Any] = {"verified": True}
+        if not (col.auth.get("mfa") or {}).get("enabled"):
+            # the code alone logs in: a password set before the address was proven is replaced
+            # (account pre-hijacking). With MFA on the password may be the other factor, and
+            # a new one would also end the MFA session it opened.
+            secret = random_string(30)
+            patch.update(password=secret, passwordConfirm=secret)
+        result = await app.store.update_record(col, record["id"], patch, app.auth.system_context())
         record = result.raw
     return await complete_auth(app, request, col, record, mfa.METHOD_OTP, body)
 

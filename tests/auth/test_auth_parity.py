@@ -1,0 +1,213 @@
+"""Differential auth flows: the same user journeys against the PocketBase 0.40.6 binary and core.
+
+Both servers start fresh and mail to one loopback SMTP server; OAuth2 goes to the loopback OIDC
+provider. Each journey runs once per server with its own addresses and returns what a client
+observes at every step (status, the JSON keys, the facts that matter such as "the password still
+works"); the two observation lists must be equal. Skipped when the binary is missing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, quote, urlparse
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.auth.conftest import APP_URL, Mailbox, smtp_settings
+from tests.auth.oauth2_provider import Provider
+from tests.servers import free_port, pocketbase_bin, start_target, superuser_client
+
+pytestmark = pytest.mark.slow
+
+try:
+    pocketbase_bin()
+except RuntimeError:
+    pytest.skip("the pocketbase binary is not installed", allow_module_level=True)
+
+U = "/api/collections/users"
+PASSWORD = "first-password-1"
+REDIRECT = f"{APP_URL}/oauth2-redirect"
+TARGETS = ("pocketbase", "core")
+
+
+@dataclass
+class Target:
+    name: str
+    http: httpx.Client  # guest client
+    admin: httpx.Client  # superuser client
+    mailbox: Mailbox
+    provider: Provider
+
+    def address(self, who: str) -> str:
+        return f"{who}-{self.name}@example.com"
+
+    def configure(self, **options: Any) -> None:
+        self.admin.patch(U, json=options).raise_for_status()
+
+    def signup(self, email: str) -> str:
+        resp = self.http.post(
+            U + "/records", json={"email": email, "password": PASSWORD, "passwordConfirm": PASSWORD}
+        )
+        resp.raise_for_status()
+        assert resp.json()["verified"] is False
+        return str(resp.json()["id"])
+
+    def request_otp(self, email: str) -> tuple[str, str]:
+        """(otpId, the code from the mail)."""
+        resp = self.http.post(U + "/request-otp", json={"email": email})
+        resp.raise_for_status()
+        return resp.json()["otpId"], otp_code(self.mailbox, email)
+
+    def password_login(self, email: str, password: str = PASSWORD, mfa_id: str = "") -> httpx.Response:
+        body = {"identity": email, "password": password, **({"mfaId": mfa_id} if mfa_id else {})}
+        return self.http.post(U + "/auth-with-password", json=body)
+
+    def otp_login(self, otp_id: str, code: str, mfa_id: str = "") -> httpx.Response:
+        body = {"otpId": otp_id, "password": code, **({"mfaId": mfa_id} if mfa_id else {})}
+        return self.http.post(U + "/auth-with-otp", json=body)
+
+    def oauth2_login(
+        self, name: str, claims: dict[str, Any], create_data: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """authWithOAuth2Code as the JS SDK runs it, with `claims` as the provider's user."""
+        self.provider.login(claims)
+        methods = self.http.get(U + "/auth-methods").json()
+        info = next(p for p in methods["oauth2"]["providers"] if p["name"] == name)
+        redirect = httpx.get(info["authURL"] + quote(REDIRECT, safe=""), follow_redirects=False)
+        code = parse_qs(urlparse(redirect.headers["location"]).query)["code"][0]
+        body = {
+            "provider": name,
+            "code": code,
+            "codeVerifier": info["codeVerifier"],
+            "redirectURL": REDIRECT,
+            "createData": create_data or {},
+        }
+        return self.http.post(U + "/auth-with-oauth2", json=body)
+
+    def links(self, record_id: str) -> list[str]:
+        """The providers linked to a record (`_externalAuths`), as a superuser lists them."""
+        resp = self.admin.get(
+            "/api/collections/_externalAuths/records", params={"filter": f"recordRef='{record_id}'"}
+        )
+        resp.raise_for_status()
+        return sorted(item["provider"] for item in resp.json()["items"])
+
+
+def otp_code(box: Mailbox, to: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with box._lock:
+            mails = [m for m in box.mails if to in m.recipients]
+        if mails:
+            found = re.search(r"\b(\d{8})\b", mails[-1].html)
+            assert found, mails[-1].html
+            with box._lock:
+                box.mails.remove(mails[-1])
+            return found.group(1)
+        time.sleep(0.02)
+    raise AssertionError(f"no mail to {to}")
+
+
+def shape(resp: httpx.Response) -> tuple[int, Any]:
+    """Status and the JSON keys (values differ between servers: ids, tokens, times)."""
+    data = resp.json() if resp.content else None
+    if isinstance(data, dict):
+        return resp.status_code, sorted(data)
+    return resp.status_code, data
+
+
+def verified(resp: httpx.Response) -> Any:
+    return (resp.json().get("record") or {}).get("verified")
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Target]]:
+    box = Mailbox()
+    box.port = free_port()
+    smtp = Controller(box, hostname="127.0.0.1", port=box.port)
+    smtp.start()
+    provider = Provider().start()
+    servers = [start_target(name, tmp_path_factory.mktemp(name)) for name in TARGETS]
+    try:
+        found = {}
+        for name, server in zip(TARGETS, servers, strict=True):
+            admin = superuser_client(server)
+            admin.patch("/api/settings", json=smtp_settings(box.port)).raise_for_status()
+            found[name] = Target(name, httpx.Client(base_url=server.url, timeout=30), admin, box, provider)
+        yield found
+    finally:
+        for server in servers:
+            server.stop()
+        provider.stop()
+        smtp.stop()
+
+
+def compare(targets: dict[str, Target], journey: Callable[[Target], list[Any]]) -> list[Any]:
+    """Run the journey on both servers; they must observe the same. Returns PocketBase's list."""
+    expected = journey(targets["pocketbase"])
+    got = journey(targets["core"])
+    assert got == expected, f"\npocketbase: {expected}\ncore:       {got}"
+    return expected
+
+
+# -- OTP and MFA with an unverified account (issue 12, item 2) ----------------------------------
+
+
+def _mfa_on(t: Target) -> None:
+    t.configure(otp={"enabled": True}, mfa={"enabled": True}, oauth2={"enabled": False})
+
+
+def password_then_otp(t: Target) -> list[Any]:
+    _mfa_on(t)
+    email = t.address("pw-otp")
+    t.signup(email)
+    first = t.password_login(email)
+    otp_id, code = t.request_otp(email)
+    second = t.otp_login(otp_id, code, first.json().get("mfaId", ""))
+    again = t.password_login(email)
+    return [shape(first), shape(second), verified(second), shape(again)]
+
+
+def otp_then_password(t: Target) -> list[Any]:
+    _mfa_on(t)
+    email = t.address("otp-pw")
+    t.signup(email)
+    otp_id, code = t.request_otp(email)
+    first = t.otp_login(otp_id, code)
+    second = t.password_login(email, mfa_id=first.json().get("mfaId", ""))
+    again = t.password_login(email)
+    return [shape(first), shape(second), verified(second), shape(again)]
+
+
+def otp_alone(t: Target) -> list[Any]:
+    t.configure(otp={"enabled": True}, mfa={"enabled": False}, oauth2={"enabled": False})
+    email = t.address("otp-alone")
+    t.signup(email)
+    otp_id, code = t.request_otp(email)
+    login = t.otp_login(otp_id, code)
+    after = t.password_login(email)
+    return [shape(login), verified(login), shape(after)]
+
+
+def test_password_first_then_otp_keeps_the_password(targets: dict[str, Target]) -> None:
+    seen = compare(targets, password_then_otp)
+    assert seen[0] == (401, ["mfaId"]) and seen[1][0] == 200 and seen[2] is True
+    assert seen[3] == (401, ["mfaId"])  # the password is still accepted as a first factor
+
+
+def test_otp_first_then_password_keeps_the_password(targets: dict[str, Target]) -> None:
+    seen = compare(targets, otp_then_password)
+    assert seen[0] == (401, ["mfaId"]) and seen[1][0] == 200 and seen[2] is True
+    assert seen[3] == (401, ["mfaId"])
+
+
+def test_otp_alone_verifies_and_replaces_a_password_set_before(targets: dict[str, Target]) -> None:
+    # without MFA an OTP login is the only proof; a password chosen before it is dropped
+    seen = compare(targets, otp_alone)
+    assert seen[0][0] == 200 and seen[1] is True and seen[2][0] == 400
