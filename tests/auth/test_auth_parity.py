@@ -19,7 +19,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.auth.conftest import APP_URL, Mailbox, smtp_settings
+from tests.auth.conftest import APP_URL, Mail, Mailbox, smtp_settings
 from tests.auth.oauth2_provider import Provider
 from tests.servers import free_port, pocketbase_bin, start_target, superuser_client
 
@@ -99,19 +99,24 @@ class Target:
         return sorted(item["provider"] for item in resp.json()["items"])
 
 
-def otp_code(box: Mailbox, to: str, timeout: float = 10.0) -> str:
+def mail_to(box: Mailbox, to: str, timeout: float = 10.0) -> Mail:
+    """The next mail to `to` (taken out of the box: both servers share it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with box._lock:
-            mails = [m for m in box.mails if to in m.recipients]
-        if mails:
-            found = re.search(r"\b(\d{8})\b", mails[-1].html)
-            assert found, mails[-1].html
-            with box._lock:
-                box.mails.remove(mails[-1])
-            return found.group(1)
+            for mail in box.mails:
+                if to in mail.recipients:
+                    box.mails.remove(mail)
+                    return mail
         time.sleep(0.02)
     raise AssertionError(f"no mail to {to}")
+
+
+def otp_code(box: Mailbox, to: str) -> str:
+    html = mail_to(box, to).html
+    found = re.search(r"\b(\d{8})\b", html)
+    assert found, html
+    return found.group(1)
 
 
 def shape(resp: httpx.Response) -> tuple[int, Any]:
@@ -211,3 +216,77 @@ def test_otp_alone_verifies_and_replaces_a_password_set_before(targets: dict[str
     # without MFA an OTP login is the only proof; a password chosen before it is dropped
     seen = compare(targets, otp_alone)
     assert seen[0][0] == 200 and seen[1] is True and seen[2][0] == 400
+
+
+# -- OAuth2 linking to an unverified account (issue 12, item 6) ---------------------------------
+
+
+def _oauth2_on(t: Target) -> None:
+    providers = [t.provider.config("oidc"), t.provider.config("oidc2")]
+    t.configure(
+        otp={"enabled": False}, mfa={"enabled": False}, oauth2={"enabled": True, "providers": providers}
+    )
+
+
+def _attacker_signup(t: Target, victim: str) -> tuple[dict[str, Any], list[Any]]:
+    """Someone signs up through their own provider account, claiming the victim's address."""
+    claims = {"sub": f"attacker-{victim}", "email": f"attacker-{victim}", "email_verified": True}
+    resp = t.oauth2_login("oidc2", claims, create_data={"email": victim})
+    record = resp.json().get("record") or {}
+    return claims, [resp.status_code, resp.json().get("meta", {}).get("isNew"), record.get("verified")]
+
+
+def oauth2_link_drops_earlier_links(t: Target) -> list[Any]:
+    _oauth2_on(t)
+    victim = t.address("victim-oauth2")
+    attacker, seen = _attacker_signup(t, victim)
+    planted = t.links(
+        t.admin.get(U + "/records", params={"filter": f"email='{victim}'"}).json()["items"][0]["id"]
+    )
+    claims = {"sub": f"victim-{victim}", "email": victim, "email_verified": True}
+    login = t.oauth2_login("oidc", claims)
+    record = login.json()["record"]
+    again = t.oauth2_login("oidc2", attacker)
+    return [
+        *seen,
+        planted,
+        login.status_code,
+        login.json()["meta"]["isNew"],
+        record["verified"],
+        t.links(record["id"]),
+        again.status_code,
+        again.json()["record"]["id"] == record["id"],
+    ]
+
+
+def verifying_drops_earlier_links(t: Target) -> list[Any]:
+    _oauth2_on(t)
+    victim = t.address("victim-reset")
+    attacker, seen = _attacker_signup(t, victim)
+    t.http.post(U + "/request-password-reset", json={"email": victim}).raise_for_status()
+    token = mail_to(t.mailbox, victim).token("confirm-password-reset")
+    reset = t.http.post(
+        U + "/confirm-password-reset",
+        json={"token": token, "password": "victim-pass-1", "passwordConfirm": "victim-pass-1"},
+    )
+    mine = t.password_login(victim, "victim-pass-1").json()["record"]
+    again = t.oauth2_login("oidc2", attacker)
+    return [
+        *seen,
+        reset.status_code,
+        mine["verified"],
+        t.links(mine["id"]),
+        again.json()["record"]["id"] == mine["id"],
+    ]
+
+
+def test_oauth2_login_to_an_unverified_account_drops_links_made_before(targets: dict[str, Target]) -> None:
+    seen = compare(targets, oauth2_link_drops_earlier_links)
+    assert seen[:4] == [200, True, False, ["oidc2"]]
+    assert seen[4:8] == [200, False, True, ["oidc"]]
+    assert seen[-1] is False  # the earlier link no longer leads into the account
+
+
+def test_verifying_an_address_drops_links_made_before(targets: dict[str, Target]) -> None:
+    seen = compare(targets, verifying_drops_earlier_links)
+    assert seen[3:] == [204, True, [], False]

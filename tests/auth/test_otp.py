@@ -185,3 +185,21 @@ async def test_otp_length_and_custom_template(auth_client: Any, app: App, mailbo
     code = mail.subject.split()[1]
     assert len(code) == 6 and mail.subject == f"Code {code} for User One"
     assert mail.text == f"{code} / {resp.json()['otpId']} / {USER1}"
+
+
+async def test_a_new_token_key_voids_the_codes_mailed_before(
+    auth_client: Any, app: App, mailbox: Mailbox
+) -> None:
+    await enable(app, "users", otp={"enabled": True})
+    otp_id, code = await _request(auth_client, mailbox, USER1)
+    users = app.store.find("users")
+    assert users is not None
+    await app.store.update_record(
+        users,
+        fixture_data.USER1_ID,
+        {"password": "changed-1234", "passwordConfirm": "changed-1234"},
+        app.auth.system_context(),
+    )
+    assert await _otps(app) == []
+    resp = await auth_client.post(U + "/auth-with-otp", json={"otpId": otp_id, "password": code})
+    assert resp.status_code == 400
