@@ -8,6 +8,7 @@ works"); the two observation lists must be equal. Skipped when the binary is mis
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 import httpx
+import jwt
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -290,3 +292,52 @@ def test_oauth2_login_to_an_unverified_account_drops_links_made_before(targets: 
 def test_verifying_an_address_drops_links_made_before(targets: dict[str, Target]) -> None:
     seen = compare(targets, verifying_drops_earlier_links)
     assert seen[3:] == [204, True, [], False]
+
+
+# -- confirm-email-change checks the token before it looks the new address up (item 6) ---------
+
+
+def _plain(t: Target) -> None:
+    t.configure(otp={"enabled": False}, mfa={"enabled": False}, oauth2={"enabled": False})
+
+
+def _body(resp: httpx.Response) -> tuple[int, Any]:
+    return resp.status_code, resp.json() if resp.content else None
+
+
+def email_change_token_checks(t: Target) -> list[Any]:
+    _plain(t)
+    owner, new, taken = t.address("ec-owner"), t.address("ec-new"), t.address("ec-taken")
+    owner_id = t.signup(owner)
+    t.signup(taken)
+    token = t.password_login(owner).json()["token"]
+    auth = {"Authorization": token}
+    t.http.post(U + "/request-email-change", json={"newEmail": new}, headers=auth).raise_for_status()
+    real = mail_to(t.mailbox, new).token("confirm-email-change")
+    claims = jwt.decode(real, options={"verify_signature": False})
+    # anyone can write a token naming any address; its signature is what they cannot make
+    forged = jwt.encode(
+        {**claims, "newEmail": taken}, "a-key-that-is-not-the-records-key-0123", algorithm="HS256"
+    )
+    unknown = jwt.encode(
+        {**claims, "newEmail": t.address("ec-nobody")},
+        "a-key-that-is-not-the-records-key-0123",
+        algorithm="HS256",
+    )
+    answers = [
+        t.http.post(U + "/confirm-email-change", json={"token": forged, "password": PASSWORD}),
+        t.http.post(U + "/confirm-email-change", json={"token": unknown, "password": PASSWORD}),
+        t.http.post(U + "/confirm-email-change", json={"token": forged, "password": ""}),
+    ]
+    t.signup(new)  # the address is taken after the mail went out
+    answers.append(t.http.post(U + "/confirm-email-change", json={"token": real, "password": PASSWORD}))
+    seen: list[Any] = [_body(a) for a in answers]
+    assert claims["id"] == owner_id
+    return [json.loads(json.dumps(s).replace(t.name, "<target>")) for s in seen]
+
+
+def test_confirm_email_change_verifies_the_token_first(targets: dict[str, Target]) -> None:
+    seen = compare(targets, email_change_token_checks)
+    forged, unknown = seen[0], seen[1]
+    assert forged == unknown  # a forged token tells nothing about the address it names
+    assert forged[1]["data"]["token"]["code"] == "validation_invalid_token"
