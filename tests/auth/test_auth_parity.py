@@ -75,7 +75,7 @@ class Target:
         return self.http.post(U + "/auth-with-otp", json=body)
 
     def oauth2_login(
-        self, name: str, claims: dict[str, Any], create_data: dict[str, Any] | None = None
+        self, name: str, claims: dict[str, Any], create_data: dict[str, Any] | None = None, mfa_id: str = ""
     ) -> httpx.Response:
         """authWithOAuth2Code as the JS SDK runs it, with `claims` as the provider's user."""
         self.provider.login(claims)
@@ -89,6 +89,7 @@ class Target:
             "codeVerifier": info["codeVerifier"],
             "redirectURL": REDIRECT,
             "createData": create_data or {},
+            **({"mfaId": mfa_id} if mfa_id else {}),
         }
         return self.http.post(U + "/auth-with-oauth2", json=body)
 
@@ -341,3 +342,26 @@ def test_confirm_email_change_verifies_the_token_first(targets: dict[str, Target
     forged, unknown = seen[0], seen[1]
     assert forged == unknown  # a forged token tells nothing about the address it names
     assert forged[1]["data"]["token"]["code"] == "validation_invalid_token"
+
+
+def password_then_oauth2(t: Target) -> list[Any]:
+    providers = [t.provider.config("oidc")]
+    t.configure(
+        otp={"enabled": False}, mfa={"enabled": True}, oauth2={"enabled": True, "providers": providers}
+    )
+    email = t.address("pw-oauth2")
+    t.signup(email)
+    first = t.password_login(email)
+    claims = {"sub": f"sub-{email}", "email": email, "email_verified": True}
+    second = t.oauth2_login("oidc", claims, mfa_id=first.json().get("mfaId", ""))
+    again = t.password_login(email)
+    return [shape(first), _body(second), shape(again)]
+
+
+def test_oauth2_second_factor_on_an_unverified_account(targets: dict[str, Target]) -> None:
+    # unlike OTP, PocketBase 0.40.6 replaces the password here, which also ends the MFA session
+    # the password opened: the login fails and the password is gone (the lead should know)
+    seen = compare(targets, password_then_oauth2)
+    assert seen[0] == (401, ["mfaId"])
+    assert seen[1] == (400, {"data": {}, "message": "Invalid or expired MFA session.", "status": 400})
+    assert seen[2][0] == 400
