@@ -284,6 +284,18 @@ def start_core(
     return ServerProcess("core", argv, data_dir, port, env=child_env, cwd=data_dir).start(health_timeout)
 
 
+def superuser_client(server: ServerProcess) -> httpx.Client:
+    """An httpx client of `server`, signed in as the default superuser."""
+    http = httpx.Client(base_url=server.url, timeout=30)
+    resp = http.post(
+        "/api/collections/_superusers/auth-with-password",
+        json={"identity": DEFAULT_EMAIL, "password": DEFAULT_PASSWORD},
+    )
+    resp.raise_for_status()
+    http.headers["Authorization"] = resp.json()["token"]
+    return http
+
+
 def start_target(target: str, data_dir: Path, **kwargs: object) -> ServerProcess:
     """Start "core" or "pocketbase" by name (differential tests are parametrized over these)."""
     if target == "pocketbase":

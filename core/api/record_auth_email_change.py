@@ -111,15 +111,20 @@ async def _parse_token(app: App, col: Collection, token: str) -> TokenCheck:
         new_email = None
     if not isinstance(new_email, str) or not new_email:
         return fail("validation_invalid_token_payload", "Invalid token payload - newEmail must be set.")
-    # the address may have been taken since the mail was sent
-    if await app.auth.find_by_email(col, new_email) is not None:
-        return fail(
-            "validation_existing_token_email", f"The new email address is already registered: {new_email}"
-        )
-    found = await app.auth.record_for_token(col, token, "emailChange")
+    # the signature first: an unverified claim must never reach a lookup by address, or a
+    # forged token would tell whether that address has an account
+    found = await app.auth.verify(token, "emailChange")
     if found is None:
         return fail("validation_invalid_token", "Invalid or expired token.")
-    return found[0], new_email, None
+    token_col, record, _ = found
+    if token_col.id != col.id:
+        return fail(
+            "validation_token_collection_mismatch", "The provided token is for different auth collection."
+        )
+    # the address may have been taken since the mail was sent
+    if await app.auth.find_by_email(col, new_email) is not None:
+        return fail("validation_invalid_token_email", "The new email address is invalid.")
+    return record, new_email, None
 
 
 routes = [request_email_change, confirm_email_change]

@@ -7,8 +7,10 @@ identity), else the record with the provider's (verified) email, else a new one 
 createRule, with `@request.context = "oauth2"`). The record writes and the new link commit in
 one transaction.
 
-An existing unverified record with the same email gets a random password: someone may have
-registered the address first to take the account over later (account pre-hijacking).
+An existing unverified record gets a random password (unless the caller is signed in as it) and
+loses every provider link made before this one: someone may have registered the address first,
+by password or through their own provider account, to take the account over later (account
+pre-hijacking).
 """
 
 from __future__ import annotations
@@ -153,9 +155,14 @@ def _submit(
     else:
         patch: dict[str, Any] = {}
         email = str(record.get("email") or "")
-        if not logged_in and email and not record.get("verified"):
-            secret = random_string(30)
-            patch.update(password=secret, passwordConfirm=secret)
+        if not record.get("verified"):
+            if not logged_in:
+                secret = random_string(30)
+                patch.update(password=secret, passwordConfirm=secret)
+            # whoever linked a provider to the unproven account may not be its owner: an
+            # unverified record keeps at most this one link (PocketBase's oauth2Submit)
+            system.delete_auth_refs(col.id, record["id"], (EXTERNAL_AUTHS,))
+            needs_link = True
         if not email and user.email:
             email = patch["email"] = user.email
         if not record.get("verified") and (not email or email == user.email):

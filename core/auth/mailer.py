@@ -179,7 +179,28 @@ class Mailer:
     ) -> asyncio.Task[None]:
         """Send without making the caller wait; a failure is logged (and `on_failure` runs)."""
 
+        async def ready() -> Message:
+            return msg
+
+        return self.send_later(ready, what, on_success=on_success, on_failure=on_failure)
+
+    def send_later(
+        self,
+        prepare: Callable[[], Awaitable[Message]],
+        what: str,
+        *,
+        on_success: Callable[[], Awaitable[None]] | None = None,
+        on_failure: Callable[[], Awaitable[None]] | None = None,
+    ) -> asyncio.Task[None]:
+        """Like send_background, with the message built in the background too: `prepare` may
+        also store what the mail refers to. If it fails, nothing is sent (logged)."""
+
         async def run() -> None:
+            try:
+                msg = await prepare()
+            except Exception:
+                log.exception("Failed to prepare the %s email", what)
+                return
             try:
                 await self.send(msg)
             except MailError as exc:

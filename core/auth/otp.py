@@ -64,13 +64,12 @@ async def latest_live(auth: AuthService, col: Collection, record_id: str) -> tup
     return await auth.store.db.read(q)
 
 
-async def create(auth: AuthService, col: Collection, record_id: str, code: str) -> str:
-    result = await auth.store.create_record(
+async def create(auth: AuthService, col: Collection, record_id: str, code: str, otp_id: str) -> None:
+    await auth.store.create_record(
         _otps(auth),
-        {"collectionRef": col.id, "recordRef": record_id, "password": code},
+        {"id": otp_id, "collectionRef": col.id, "recordRef": record_id, "password": code},
         auth.system_context(),
     )
-    return str(result.raw["id"])
 
 
 async def set_sent_to(auth: AuthService, otp_id: str, address: str) -> None:

@@ -287,6 +287,8 @@ class RecordWriter:
             self._check_email_unique(col, values, record_id, errors)
         if errors:
             raise ApiError(400, "Failed to update record.", errors)
+        if col.is_auth:
+            self._auth_update_refs(col.id, record_id, old, values)
         removed = self._store_files(col, record_id, values, old)
         names, params = self._row_params(col, values)
         sets = ",".join(f"{quote(n)}=?" for n in names)
@@ -301,7 +303,7 @@ class RecordWriter:
         new_id = str(values.get("id") or record_id)
         if password_changed:
             # a new password also ends pending MFA sessions and forgets the known login origins
-            self._delete_auth_refs(col.id, record_id, ("_mfas", "_authOrigins"))
+            self.delete_auth_refs(col.id, record_id, ("_mfas", "_authOrigins"))
         self.ctx.tags.setdefault("records", []).append(("update", col.id, new_id))
         self._schedule_file_removal(col.id, record_id, removed)
         return WriteResult(col, raw, removed)
@@ -380,7 +382,7 @@ class RecordWriter:
                 )
         self.conn.execute(f"DELETE FROM {quote(col.name)} WHERE `id` = ?", (record_id,))
         if col.is_auth:
-            self._delete_auth_refs(col.id, record_id, AUTH_REF_TABLES)
+            self.delete_auth_refs(col.id, record_id, AUTH_REF_TABLES)
         files = [
             n
             for f in col.fields
@@ -391,12 +393,29 @@ class RecordWriter:
         ]
         self._schedule_file_removal(col.id, record_id, files, whole_record=True)
 
-    def _delete_auth_refs(self, collection_id: str, record_id: str, tables: tuple[str, ...]) -> None:
+    def delete_auth_refs(self, collection_id: str, record_id: str, tables: tuple[str, ...]) -> int:
+        """How many rows went."""
+        deleted = 0
         for table in tables:
             self.conn.execute(
                 f"DELETE FROM {quote(table)} WHERE `collectionRef` = ? AND `recordRef` = ?",
                 (collection_id, record_id),
             )
+            deleted += self.conn.changes()
+        return deleted
+
+    def _auth_update_refs(
+        self, collection_id: str, record_id: str, old: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        """PocketBase's record hooks for an auth update (core/external_auth_model.go, otp_model.go)."""
+        upgraded = not old.get("verified") and values.get("verified")
+        # OAuth2 links made while the address was unproven may be someone else's (account
+        # pre-hijacking): they go, and so do the tokens issued to whoever used them
+        if upgraded and self.delete_auth_refs(collection_id, record_id, ("_externalAuths",)):
+            values["tokenKey"] = generate_from_pattern("[a-zA-Z0-9]{50}")
+        if values.get("tokenKey") != old.get("tokenKey"):
+            # codes mailed before a password or token reset must not outlive it
+            self.delete_auth_refs(collection_id, record_id, ("_otps",))
 
     def _references_to(self, col: Collection) -> list[tuple[Collection, Field]]:
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import jwt
@@ -165,7 +166,29 @@ async def test_confirm_when_the_address_was_taken_meanwhile(
         U + "/confirm-email-change", json={"token": token, "password": USER1_PASSWORD}
     )
     assert resp.status_code == 400
-    assert resp.json()["data"]["token"]["code"] == "validation_existing_token_email"
+    # PocketBase 0.40.6's words (checked against the binary in test_auth_parity.py)
+    assert resp.json()["data"]["token"] == {
+        "code": "validation_invalid_token_email",
+        "message": "The new email address is invalid.",
+    }
+
+
+async def test_a_forged_token_tells_nothing_about_the_address_it_names(auth_client: Any) -> None:
+    """Issue 12 item 6: the token's signature is checked before its `newEmail` is looked up."""
+
+    def forged(new_email: str) -> str:
+        claims = {"id": fixture_data.USER1_ID, "collectionId": "_pb_users_auth_", "type": "emailChange"}
+        claims.update(email=fixture_data.USER1[0], newEmail=new_email, exp=int(time.time()) + 600)
+        return jwt.encode(claims, "a-key-that-is-not-the-records-key-0123", algorithm="HS256")
+
+    answers = []
+    for address in (fixture_data.USER2[0], "nobody@example.com"):  # an account, and none
+        resp = await auth_client.post(
+            U + "/confirm-email-change", json={"token": forged(address), "password": USER1_PASSWORD}
+        )
+        answers.append((resp.status_code, resp.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][1]["data"]["token"]["code"] == "validation_invalid_token"
 
 
 async def test_request_fails_without_a_working_mailer(
@@ -185,3 +208,21 @@ async def test_request_fails_without_a_working_mailer(
         headers={"Authorization": tokens["user1"]},
     )
     assert resp.status_code == 400 and resp.json()["message"] == "Failed to request email change."
+
+
+async def test_a_token_of_another_auth_collection(auth_client: Any, app: App) -> None:
+    su = app.store.find("_superusers")
+    assert su is not None
+    admin = await app.auth.find_by_email(su, fixture_data.SUPERUSER[0])
+    assert admin is not None
+    token = app.auth.issue(
+        su, admin, "emailChange", extra={"email": admin["email"], "newEmail": "fresh@example.com"}
+    )
+    resp = await auth_client.post(
+        U + "/confirm-email-change", json={"token": token, "password": fixture_data.SUPERUSER[1]}
+    )
+    assert resp.status_code == 400
+    assert resp.json()["data"]["token"] == {
+        "code": "validation_token_collection_mismatch",
+        "message": "The provided token is for different auth collection.",
+    }

@@ -120,3 +120,24 @@ async def test_password_change_ends_mfa_sessions(auth_client: Any, app: App) -> 
     body = {"password": "another-pass", "passwordConfirm": "another-pass"}
     await app.store.update_record(users, fixture_data.USER1_ID, body, app.auth.system_context())
     assert await _mfas(app) == []
+
+
+async def test_unverified_user_keeps_the_password_through_an_otp_second_factor(
+    auth_client: Any, app: App, mailbox: Mailbox
+) -> None:
+    """Issue 12 item 2: the OTP proves the address (verified) but must not replace the password
+    that was the first factor; a new password would also end that MFA session."""
+    await enable(app, "users", otp={"enabled": True}, mfa={"enabled": True})
+    email, password = fixture_data.USER2  # not verified
+    login = {"identity": email, "password": password}
+    first = await auth_client.post(U + "/auth-with-password", json=login)
+    assert first.status_code == 401
+    otp_id = (await auth_client.post(U + "/request-otp", json={"email": email})).json()["otpId"]
+    code = (await mailbox.next()).otp()
+    await app.auth.mailer.drain()  # `sentTo` is stored once the mail went out
+    done = await auth_client.post(
+        U + "/auth-with-otp", json={"otpId": otp_id, "password": code, "mfaId": first.json()["mfaId"]}
+    )
+    assert done.status_code == 200 and done.json()["record"]["verified"] is True
+    again = await auth_client.post(U + "/auth-with-password", json=login)
+    assert again.status_code == 401 and list(again.json()) == ["mfaId"]

@@ -426,3 +426,60 @@ async def test_deleting_the_record_removes_its_links(auth_client: Any, app: App,
     # the identity signs up afresh
     again = await sdk_login(auth_client, provider, NEW_USER)
     assert again.status_code == 200 and again.json()["meta"]["isNew"] is True
+
+
+async def test_linking_an_unverified_account_drops_the_links_made_before(
+    auth_client: Any, app: App, provider: Provider
+) -> None:
+    """Issue 12 item 6: someone signs up through their own provider account with the victim's
+    address (unverified); when the victim logs in through a provider with that address, the
+    earlier link must not keep leading into the account."""
+    await configure(app, provider, "oidc", "oidc2")
+    victim = "victim@example.com"
+    attacker = {"sub": "sub-attacker", "email": "attacker@example.com", "email_verified": True}
+    planted = await sdk_login(auth_client, provider, attacker, name="oidc2", create_data={"email": victim})
+    record_id = planted.json()["record"]["id"]
+    assert planted.json()["record"]["verified"] is False
+    planted_token = planted.json()["token"]
+
+    claims = {"sub": "sub-victim", "email": victim, "email_verified": True}
+    login = await sdk_login(auth_client, provider, claims)
+    assert login.status_code == 200 and login.json()["record"]["id"] == record_id
+    assert [(x["provider"], x["providerId"]) for x in await _links(app)] == [("oidc", "sub-victim")]
+    # the attacker's session is over and their provider account leads elsewhere
+    me = await auth_client.post(U + "/auth-refresh", headers={"Authorization": planted_token})
+    assert me.status_code == 401
+    again = await sdk_login(auth_client, provider, attacker, name="oidc2")
+    assert again.status_code == 200 and again.json()["record"]["id"] != record_id
+
+
+async def test_a_signed_in_unverified_record_keeps_only_the_new_link(
+    auth_client: Any, app: App, tokens: dict[str, str], provider: Provider
+) -> None:
+    await configure(app, provider, "oidc", "oidc2")
+    headers = {"Authorization": tokens["user2"]}  # user2 is not verified
+    for name, sub in (("oidc2", "sub-a"), ("oidc", "sub-b")):
+        claims = {"sub": sub, "email": "other@example.com", "email_verified": True}
+        resp = await sdk_login(auth_client, provider, claims, name=name, headers=headers)
+        assert resp.status_code == 200 and resp.json()["record"]["id"] == fixture_data.USER2_ID
+    assert [x["provider"] for x in await _links(app)] == ["oidc"]
+    # signed in as the record: its password stays
+    login = {"identity": fixture_data.USER2[0], "password": fixture_data.USER2[1]}
+    assert (await auth_client.post(U + "/auth-with-password", json=login)).status_code == 200
+
+
+async def test_any_verified_upgrade_drops_links_and_their_tokens(
+    auth_client: Any, app: App, provider: Provider
+) -> None:
+    await configure(app, provider, "oidc2")
+    attacker = {"sub": "sub-attacker", "email": "attacker@example.com", "email_verified": True}
+    planted = await sdk_login(
+        auth_client, provider, attacker, name="oidc2", create_data={"email": "victim@example.com"}
+    )
+    record_id = planted.json()["record"]["id"]
+    users = app.store.find("users")
+    assert users is not None
+    await app.store.update_record(users, record_id, {"verified": True}, app.auth.system_context())
+    assert await _links(app) == []
+    me = await auth_client.post(U + "/auth-refresh", headers={"Authorization": planted.json()["token"]})
+    assert me.status_code == 401

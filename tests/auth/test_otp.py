@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from core.app import App
 from core.store.record_view import fetch_dicts
@@ -185,3 +188,82 @@ async def test_otp_length_and_custom_template(auth_client: Any, app: App, mailbo
     code = mail.subject.split()[1]
     assert len(code) == 6 and mail.subject == f"Code {code} for User One"
     assert mail.text == f"{code} / {resp.json()['otpId']} / {USER1}"
+
+
+async def test_a_new_token_key_voids_the_codes_mailed_before(
+    auth_client: Any, app: App, mailbox: Mailbox
+) -> None:
+    await enable(app, "users", otp={"enabled": True})
+    otp_id, code = await _request(auth_client, mailbox, USER1)
+    users = app.store.find("users")
+    assert users is not None
+    await app.store.update_record(
+        users,
+        fixture_data.USER1_ID,
+        {"password": "changed-1234", "passwordConfirm": "changed-1234"},
+        app.auth.system_context(),
+    )
+    assert await _otps(app) == []
+    resp = await auth_client.post(U + "/auth-with-otp", json={"otpId": otp_id, "password": code})
+    assert resp.status_code == 400
+
+
+async def test_the_answer_does_not_wait_for_storing_the_code(
+    auth_client: Any, app: App, mailbox: Mailbox
+) -> None:
+    """Issue 12 item 6: request-otp costs the same for a known and an unknown address because
+    what only a known one needs (hashing and storing the code, the mail) comes after the answer.
+    Checked by holding the single database writer: the answer must come while nothing could be
+    stored yet."""
+    await enable(app, "users", otp={"enabled": True})
+    held, release = threading.Event(), threading.Event()
+
+    def hold(ctx: Any) -> None:
+        held.set()
+        release.wait(30)  # a safety net only: the test releases it
+
+    writer = threading.Thread(target=app.store.db.write_sync, args=(hold,))
+    writer.start()
+    try:
+        assert held.wait(10)
+        resp = await auth_client.post(U + "/request-otp", json={"email": USER1})
+        assert resp.status_code == 200
+        assert await _otps(app) == [] and mailbox.count() == 0  # answered before any of it
+    finally:
+        release.set()
+        writer.join()
+    code = (await mailbox.next()).otp()
+    await app.auth.mailer.drain()
+    ok = await auth_client.post(U + "/auth-with-otp", json={"otpId": resp.json()["otpId"], "password": code})
+    assert ok.status_code == 200
+
+
+async def test_a_stalled_smtp_server_does_not_delay_the_answer(auth_client: Any, app: App) -> None:
+    await enable(app, "users", otp={"enabled": True})
+    stalled = StalledSMTP()
+    controller = Controller(stalled, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        await app.store.update_settings({"smtp": {"port": controller.port}})
+        resp = await auth_client.post(U + "/request-otp", json={"email": USER1})
+        assert resp.status_code == 200
+        assert stalled.delivered == []  # the server holds the mail: the answer came first
+    finally:
+        stalled.release.set()
+        await app.auth.mailer.drain()
+        controller.stop()
+    assert stalled.delivered == [[USER1]]
+
+
+class StalledSMTP:
+    """An SMTP server that accepts a message only once `release` is set."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.delivered: list[list[str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        while not self.release.is_set():
+            await asyncio.sleep(0.01)
+        self.delivered.append(list(envelope.rcpt_tos))
+        return "250 OK"

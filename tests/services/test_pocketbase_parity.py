@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, ServerProcess, start_core, start_pocketbase
+from tests.servers import start_core, start_pocketbase, superuser_client
 
 pytestmark = pytest.mark.slow
 
@@ -141,24 +141,13 @@ def _normalize(text: str) -> str:
     return BACKUP_TIME.sub("_<time>.zip", VOLATILE.sub(r'"\1":"<v>"', text))
 
 
-def _login(server: ServerProcess) -> httpx.Client:
-    http = httpx.Client(base_url=server.url, timeout=30)
-    resp = http.post(
-        "/api/collections/_superusers/auth-with-password",
-        json={"identity": DEFAULT_EMAIL, "password": DEFAULT_PASSWORD},
-    )
-    resp.raise_for_status()
-    http.headers["Authorization"] = resp.json()["token"]
-    return http
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     with (
         start_pocketbase(tmp_path_factory.mktemp("pb")) as pb,
         start_core(tmp_path_factory.mktemp("core")) as core,
     ):
-        yield _login(pb), _login(core)
+        yield superuser_client(pb), superuser_client(core)
 
 
 def _send(http: httpx.Client, case: Case) -> tuple[int, str]:
