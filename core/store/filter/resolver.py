@@ -25,6 +25,7 @@ from core.store.filter.fieldnames import (
     split_modifier,
 )
 from core.store.filter.results import NULL, Join, MultiMatch, NullFallback, Resolved, Scope, literal
+from core.store.filter.simple import resolve_simple
 from core.store.filter.sqlfrag import Frag, column, quote_ident, sql
 from core.store.filter.sqljson import json_array_length, json_each, json_extract
 from core.store.schema import Collection, Field
@@ -333,4 +334,6 @@ def has_single_column_unique_index(collection: Collection, column_name: str) -> 
 
 
 def resolve_field(scope: Scope, name: str) -> Resolved:
+    if scope.ctx.allowed_fields is not None:
+        return resolve_simple(scope.ctx, name)
     return Runner(scope, name).run()
