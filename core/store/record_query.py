@@ -323,6 +323,10 @@ def expand_into(
 ) -> None:
     for key, subtree in tree.items():
         field = col.get_field(key)
+        if field is not None and field.hidden and not req.is_superuser:
+            # Not in PocketBase 0.40, which expands a hidden relation for anyone and so shows
+            # the value the field hides: here it is left out as if it did not exist.
+            continue
         if field is not None and field.type == "relation":
             target = find(str(field.opt("collectionId", "")))
             if target is None:
@@ -352,6 +356,8 @@ def expand_into(
             rel = target.get_field(rel_name) if target else None
             if target is None or rel is None or rel.type != "relation" or rel.opt("collectionId") != col.id:
                 continue
+            if rel.hidden and not req.is_superuser:
+                continue  # a hidden relation read from the other side (see above)
             for item in items:
                 item.setdefault("expand", {})
             ids = [r["id"] for r in rows]

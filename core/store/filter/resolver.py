@@ -285,9 +285,11 @@ class Runner:
         result = Resolved(col)
         mm_value = mm_col
         if field.name == "email" and collection.is_auth and not self.allow_hidden:
-            # clients may only match emails their owners made public
-            visibility = column(self.alias_ref, "emailVisibility")
-            result.after_build = lambda expr: sql("(({}) AND ({} = TRUE))", expr, visibility)
+            # clients may only match emails their owners made public (PocketBase's AfterBuild);
+            # a sort reads the same condition (see sort.py)
+            visibility = sql("{} = TRUE", column(self.alias_ref, "emailVisibility"))
+            result.visible_when = visibility
+            result.after_build = lambda expr: sql("(({}) AND ({}))", expr, visibility)
         if field.type == "json":
             # json_extract so that top-level primitives compare like their SQL equivalents
             result.null_fallback = NullFallback.DISABLED
