@@ -140,6 +140,11 @@ CASES = [
         200,
         body={"views": 7},
     ),
+    # paging values Go's strconv rejects are a 400 in PocketBase, whatever the rule
+    RuleCase("page is not a number", {"listRule": ""}, "GET", P + "?page=abc", 400),
+    RuleCase("perPage is not an integer", {"listRule": ""}, "GET", P + "?perPage=1.5", 400),
+    RuleCase("skipTotal is not a Go bool", {"listRule": ""}, "GET", P + "?skipTotal=yes", 400),
+    RuleCase("skipTotal T", {"listRule": ""}, "GET", P + "?skipTotal=T", 200, total=-1),
     RuleCase("delete rule denies", {"deleteRule": "views > 1000"}, "DELETE", P + "/post3cccccccccc", 404),
     RuleCase("delete rule allows", {"deleteRule": "views > 10"}, "DELETE", P + "/post3cccccccccc", 204),
 ]
