@@ -202,6 +202,22 @@ SCENARIOS = [
         contains=['"totalItems":1', "log3ccccccccccc"],
     ),
     Scenario(
+        "a json path SQLite rejects",
+        "GET",
+        "/api/logs?filter=data..k%3D1",
+        400,
+        auth="superuser",
+        contains=['"message":"Something went wrong while processing your request."'],
+    ),
+    Scenario(
+        "stats with a json path SQLite rejects",
+        "GET",
+        "/api/logs/stats?filter=data..k%3D1",
+        400,
+        auth="superuser",
+        contains=['"message":"Failed to generate logs stats."'],
+    ),
+    Scenario(
         "stats with a field not in the list",
         "GET",
         "/api/logs/stats?filter=message%3Alower~%22get%22",

@@ -109,11 +109,14 @@ QUERIES: list[tuple[str, str, str, str]] = [
     (L, '@request.method = "GET"', "", "su"),
     (L, 'updated = ""', "", "su"),
     (L, "data.-1 = 1", "", "su"),
+    (L, "data..k = 1", "", "su"),
+    (L, 'data.url ~ "/api/zz"', "data..k", "su"),
     (L, 'data.url ~ "/api/zz"', "level:lower", "su"),
     (L, 'data.url ~ "/api/zz"', "updated", "su"),
     (LS, 'data.url ~ "/api/zz"', "", "su"),
     (LS, 'message:lower ~ "get"', "", "su"),
     (LS, "(((", "", "su"),
+    (LS, "data..k = 1", "", "su"),
 ]
 
 
