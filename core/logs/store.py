@@ -150,7 +150,7 @@ class LogsDB:
                     f"FROM `{TABLE}` AS {ALIAS}{where} GROUP BY date ORDER BY date",
                     args,
                 ).fetchall()
-            except apsw.SQLError:  # a filter SQLite rejects while running, e.g. `data.-1 > 0`
+            except apsw.SQLError:  # a filter SQLite rejects while running, e.g. `data..k > 0`
                 raise ApiError(400, "Failed to generate logs stats.") from None
             return [{"date": f"{date}.000Z", "total": total} for date, total in rows if date]
 

@@ -91,12 +91,15 @@ def list_records(
     if rule is not None:
         where.append(f"({rule.sql})")
         args += rule.params
-    ctx = filter_context(col, req, find, client_filter=True)
-    flt = client_filter(params.filter, ctx)
-    if flt is not None:
-        where.append(f"({flt.sql})")
-        args += flt.params
-    order_sql, args_sort = order_clause(params.sort, ctx)
+    order_sql = ""
+    args_sort: list[Any] = []
+    if params.filter or params.sort:  # the context costs a request-info copy: only when needed
+        ctx = filter_context(col, req, find, client_filter=True)
+        flt = client_filter(params.filter, ctx)
+        if flt is not None:
+            where.append(f"({flt.sql})")
+            args += flt.params
+        order_sql, args_sort = order_clause(params.sort, ctx)
     fields_spec = FieldsSpec.parse(params.fields)
     table = f"{quote(col.name)} AS {ALIAS}"
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""
@@ -173,7 +176,7 @@ def page_of(
             total = int(scalar(conn, f"SELECT COUNT(*) FROM {source}", args) or 0)
             pages = math.ceil(total / params.per_page) if total else 0
     except apsw.SQLError:
-        # a filter SQLite rejects while running (e.g. a json path such as `data.-1`): PocketBase
+        # a filter SQLite rejects while running (e.g. the json path of `data..k`): PocketBase
         # answers every failed list query with its generic 400
         raise ApiError(400) from None
     return rows, {"page": params.page, "perPage": params.per_page, "totalItems": total, "totalPages": pages}
