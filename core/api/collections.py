@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
-from functools import partial
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post, put
 
+from core.api._helpers import pick_fields
 from core.api.common import core_app, json_response, no_content, read_body, require_superuser
 from core.errors import ApiError
-from core.store.collections import normalize_new_collection
+from core.store.collections import normalize_new_collection, search_collections
+from core.store.record_query import ListParams
 from core.store.schema import Collection, auth_defaults
 
 
@@ -21,62 +22,9 @@ def _json(col: Collection) -> dict[str, Any]:
 @get("/api/collections")
 async def list_collections(request: Request[Any, Any, Any]) -> Response[bytes]:
     await require_superuser(request)
-    q = request.query_params
-    items = [c.to_json() for c in core_app(request).store.registry.all()]
-    flt = q.get("filter", "").strip()
-    if flt:
-        items = _simple_filter(items, flt)
-    sort = q.get("sort", "").strip()
-    for key in reversed([s.strip() for s in sort.split(",") if s.strip()]):
-        desc = key.startswith("-")
-        name = key.lstrip("+-")
-        if name not in ("id", "name", "type", "created", "updated", "system"):
-            raise ApiError(400)
-        items.sort(key=partial(_sort_key, name), reverse=desc)
-    try:
-        page = max(int(q.get("page", 1) or 1), 1)
-        per_page = int(q.get("perPage", 30) or 30)
-    except ValueError:
-        page, per_page = 1, 30
-    per_page = 30 if per_page <= 0 else min(per_page, 1000)
-    total = len(items)
-    chunk = items[(page - 1) * per_page : page * per_page]
-    skip = q.get("skipTotal", "").lower() in ("1", "true")
-    return json_response(
-        {
-            "items": chunk,
-            "page": page,
-            "perPage": per_page,
-            "totalItems": -1 if skip else total,
-            "totalPages": -1 if skip else (total + per_page - 1) // per_page,
-        }
-    )
-
-
-def _sort_key(name: str, item: dict[str, Any]) -> str:
-    return str(item.get(name))
-
-
-def _simple_filter(items: list[dict[str, Any]], flt: str) -> list[dict[str, Any]]:
-    """Collections are few; support the `name = 'x'`, `type = 'auth'`, `system = false` forms the SDK uses."""
-    import re
-
-    out = items
-    for part in re.split(r"\s*&&\s*", flt):
-        m = re.match(r"^\s*(\w+)\s*(=|!=|~)\s*(?:'([^']*)'|\"([^\"]*)\"|(true|false))\s*$", part)
-        if not m:
-            raise ApiError(400)
-        key, op, v1, v2, vb = m.groups()
-        value: Any = v1 if v1 is not None else v2
-        if vb is not None:
-            value = vb == "true"
-        if op == "=":
-            out = [i for i in out if i.get(key) == value]
-        elif op == "!=":
-            out = [i for i in out if i.get(key) != value]
-        else:
-            out = [i for i in out if str(value).lower() in str(i.get(key, "")).lower()]
-    return out
+    params = ListParams.from_query(request.query_params)
+    page = await core_app(request).store.db.read(lambda conn: search_collections(conn, params))
+    return json_response(pick_fields(request, page))
 
 
 @post("/api/collections", status_code=200)

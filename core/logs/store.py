@@ -4,9 +4,8 @@ The table and its indexes are PocketBase's own (same DDL), so an auxiliary.db mo
 core and PocketBase through a backup. The database has its own `Database` (one writer thread,
 reader pool): log traffic never queues behind record writes in data.db.
 
-Filters and sorts go through core's filter compiler with `_logs` described as a collection
-(`data` is a json field, so `data.status >= 400` is a json path); like PocketBase's log field
-resolver, only id, created, level, message, data and `data.*` paths are known.
+Filters and sorts go through core's filter compiler over PocketBase's list of log fields: id,
+created, level, message, data and `data.*` json paths (`data.status >= 400`).
 """
 
 from __future__ import annotations
@@ -21,10 +20,9 @@ import msgspec
 
 from core.errors import ApiError
 from core.store.db import Database, WriteContext
-from core.store.filter import FilterContext, FilterError, compile_filter, compile_sort
-from core.store.record_query import ListParams, page_of
+from core.store.filter import simple_context
+from core.store.record_query import ListParams, search_table, where_clause
 from core.store.record_view import fetch_dicts
-from core.store.schema import Collection, Field
 
 TABLE = "_logs"
 SCHEMA = (
@@ -46,29 +44,9 @@ _data_encoder = msgspec.json.Encoder(order="sorted")
 _INSERT_BATCH = f"""INSERT OR IGNORE INTO `{TABLE}` (id, level, message, data, created)
 SELECT value->>0, value->>1, value->>2, value->'$[3]', value->>4 FROM json_each(?)"""
 
-# `_logs` seen as a collection, only for compiling ?filter= and ?sort=
-LOGS_COLLECTION = Collection(
-    name=TABLE,
-    id="_logs",
-    fields=[
-        Field("id", "text"),
-        Field("created", "text"),
-        Field("level", "number"),
-        Field("message", "text"),
-        Field("data", "json"),
-    ],
-)
-
-
-def _filter_context() -> FilterContext:
-    # a superuser context: the logs API is superuser-only, and no other collection is reachable
-    return FilterContext(
-        collection=LOGS_COLLECTION,
-        table_alias=ALIAS,
-        find_collection=lambda _name: None,
-        is_superuser=True,
-        client_filter=True,
-    )
+# what ?filter= and ?sort= may name (PocketBase's logFilterFields, apis/logs.go)
+LOG_FILTER_FIELDS = ("id", "created", "level", "message", "data", r"^data\.[\w\.\:]*\w+$")
+_FILTER_CONTEXT = simple_context(ALIAS, LOG_FILTER_FIELDS)
 
 
 def log_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -145,11 +123,8 @@ class LogsDB:
 
     # -- reads -----------------------------------------------------------------------------
     async def search(self, params: ListParams) -> dict[str, Any]:
-        where, args = _where(params.filter)
-        order, order_args = _order(params.sort)
-
         def q(conn: apsw.Connection) -> dict[str, Any]:
-            rows, meta = page_of(conn, f"`{TABLE}` AS {ALIAS}{where}", args, order, order_args, params)
+            rows, meta = search_table(conn, f"`{TABLE}` AS {ALIAS}", _FILTER_CONTEXT, params)
             return {"items": [log_json(r) for r in rows], **meta}
 
         return await self.db.read(q)
@@ -164,36 +139,19 @@ class LogsDB:
     async def stats(self, flt: str) -> list[dict[str, Any]]:
         """Totals per hour, oldest first (PocketBase's LogsStats)."""
         try:
-            where, args = _where(flt)
+            where, args = where_clause(flt, _FILTER_CONTEXT)
         except ApiError:
             raise ApiError(400, "Invalid filter format.") from None
 
         def q(conn: apsw.Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(
-                f"SELECT strftime('%Y-%m-%d %H:00:00', created) AS date, count(id) AS total "
-                f"FROM `{TABLE}` AS {ALIAS}{where} GROUP BY date ORDER BY date",
-                args,
-            ).fetchall()
+            try:
+                rows = conn.execute(
+                    f"SELECT strftime('%Y-%m-%d %H:00:00', created) AS date, count(id) AS total "
+                    f"FROM `{TABLE}` AS {ALIAS}{where} GROUP BY date ORDER BY date",
+                    args,
+                ).fetchall()
+            except apsw.SQLError:  # a filter SQLite rejects while running, e.g. `data..k > 0`
+                raise ApiError(400, "Failed to generate logs stats.") from None
             return [{"date": f"{date}.000Z", "total": total} for date, total in rows if date]
 
         return await self.db.read(q)
-
-
-def _where(flt: str) -> tuple[str, list[Any]]:
-    if not flt:
-        return "", []
-    try:
-        sql = compile_filter(flt, _filter_context())
-    except FilterError as e:
-        raise ApiError(400, e.api_message) from None
-    return f" WHERE ({sql.sql})", list(sql.params)
-
-
-def _order(sort: str) -> tuple[str, list[Any]]:
-    if not sort:
-        return "", []
-    try:
-        sql = compile_sort(sort, _filter_context())
-    except FilterError as e:
-        raise ApiError(400, e.api_message) from None
-    return (f" ORDER BY {sql.sql}", list(sql.params)) if sql.sql else ("", [])

@@ -18,6 +18,8 @@ import apsw
 from core.errors import ApiError, validation_error
 from core.store import ddl
 from core.store.fields import FieldError, field_type
+from core.store.filter import simple_context
+from core.store.record_query import ListParams, search_table
 from core.store.schema import (
     AUTH_OPTION_KEYS,
     COLLECTION_TYPES,
@@ -97,10 +99,25 @@ def collection_row(col: Collection) -> tuple[Any, ...]:
     )
 
 
-SELECT_COLLECTIONS = (
-    "SELECT id, system, type, name, fields, indexes, listRule, viewRule, createRule, updateRule, "
-    "deleteRule, options, created, updated FROM _collections ORDER BY created, rowid"
+COLLECTION_COLUMNS = (
+    "id, system, type, name, fields, indexes, listRule, viewRule, createRule, updateRule, "
+    "deleteRule, options, created, updated"
 )
+SELECT_COLLECTIONS = f"SELECT {COLLECTION_COLUMNS} FROM _collections ORDER BY created, rowid"
+
+# what GET /api/collections may filter and sort by (PocketBase's collectionsList, apis/collection.go)
+COLLECTION_FILTER_FIELDS = ("id", "created", "updated", "name", "system", "type")
+_LIST_ALIAS = "`_collections`"
+_LIST_CONTEXT = simple_context(_LIST_ALIAS, COLLECTION_FILTER_FIELDS)
+
+
+def search_collections(conn: apsw.Connection, params: ListParams) -> dict[str, Any]:
+    """GET /api/collections: the `_collections` rows through the filter compiler, like PocketBase
+    (no sort means table order)."""
+    rows, meta = search_table(
+        conn, f"_collections AS {_LIST_ALIAS}", _LIST_CONTEXT, params, COLLECTION_COLUMNS
+    )
+    return {"items": [row_to_collection(tuple(r.values())).to_json() for r in rows], **meta}
 
 
 class Registry:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import apsw
 
 from core.errors import ApiError
 from core.store.ddl import quote
-from core.store.filter import FilterError, check_client_expression, compile_filter, compile_sort
+from core.store.filter import SQL, FilterContext, FilterError, compile_filter, compile_sort
 from core.store.record_view import FieldsSpec, fetch_dicts, serialize
 from core.store.request import RequestContext
 from core.store.rules import ALIAS, filter_context, matching_ids, rule_sql
@@ -40,9 +41,11 @@ class ListParams:
     skip_total: bool = False
 
     @classmethod
-    def from_query(cls, q: dict[str, str]) -> ListParams:
-        page = _int(q.get("page"), 1)
-        per_page = _int(q.get("perPage"), DEFAULT_PER_PAGE)
+    def from_query(cls, q: Mapping[str, str]) -> ListParams:
+        """PocketBase's search.Provider.Parse: a page, perPage or skipTotal that Go cannot parse
+        is a 400; out-of-range numbers fall back to the defaults."""
+        page = _go_int(q.get("page"), 1)
+        per_page = _go_int(q.get("perPage"), DEFAULT_PER_PAGE)
         return cls(
             page=page if page > 0 else 1,
             per_page=DEFAULT_PER_PAGE if per_page <= 0 else min(per_page, MAX_PER_PAGE),
@@ -50,15 +53,33 @@ class ListParams:
             filter=q.get("filter", ""),
             expand=q.get("expand", ""),
             fields=q.get("fields", ""),
-            skip_total=(q.get("skipTotal", "").lower() in ("1", "true", "t")),
+            skip_total=_go_bool(q.get("skipTotal"), False),
         )
 
 
-def _int(raw: str | None, default: int) -> int:
-    try:
-        return int(raw) if raw not in (None, "") else default
-    except (TypeError, ValueError):
+_INT64 = 2**63
+_GO_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True}
+_GO_BOOLS |= {"0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def _go_int(raw: str | None, default: int) -> int:
+    """strconv.Atoi ("" = not given)."""
+    if not raw:
         return default
+    if _GO_INT.fullmatch(raw) is None or not -_INT64 <= int(raw) < _INT64:
+        raise ApiError(400)
+    return int(raw)
+
+
+def _go_bool(raw: str | None, default: bool) -> bool:
+    """strconv.ParseBool ("" = not given)."""
+    if not raw:
+        return default
+    value = _GO_BOOLS.get(raw)
+    if value is None:
+        raise ApiError(400)
+    return value
 
 
 def list_records(
@@ -70,31 +91,64 @@ def list_records(
     if rule is not None:
         where.append(f"({rule.sql})")
         args += rule.params
-    order: list[str] = []
+    order_sql = ""
     args_sort: list[Any] = []
-    # a filter of only spaces is an error in PocketBase, not "no filter": test for "", not strip()
-    try:
-        if params.filter:
-            ctx = filter_context(col, req, find, client_filter=True)
-            check_client_expression(params.filter, ctx)
-            flt = compile_filter(params.filter, ctx)
+    if params.filter or params.sort:  # the context costs a request-info copy: only when needed
+        ctx = filter_context(col, req, find, client_filter=True)
+        flt = client_filter(params.filter, ctx)
+        if flt is not None:
             where.append(f"({flt.sql})")
             args += flt.params
-        if params.sort:
-            ctx = filter_context(col, req, find, client_filter=True)
-            check_client_expression(params.sort, ctx)
-            sort = compile_sort(params.sort, ctx)
-            if sort.sql:
-                order.append(sort.sql)
-                args_sort = sort.params
-    except FilterError as e:
-        raise ApiError(e.status, e.api_message)
+        order_sql, args_sort = order_clause(params.sort, ctx)
     fields_spec = FieldsSpec.parse(params.fields)
     table = f"{quote(col.name)} AS {ALIAS}"
     where_sql = (" WHERE " + " AND ".join(where)) if where else ""
-    order_sql = " ORDER BY " + ", ".join(order) if order else ""
     rows, meta = page_of(conn, f"{table}{where_sql}", args, order_sql, args_sort, params, f"{ALIAS}.*")
     return {"items": present(conn, col, rows, req, find, params.expand, fields_spec), **meta}
+
+
+def search_table(
+    conn: apsw.Connection, table: str, ctx: FilterContext, params: ListParams, columns: str = "*"
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """One page of a table that is not a collection's (e.g. `_collections`, `_logs`), filtered and
+    sorted by the client over the names `ctx` allows."""
+    where, args = where_clause(params.filter, ctx)
+    order, order_args = order_clause(params.sort, ctx)
+    return page_of(conn, f"{table}{where}", args, order, order_args, params, columns)
+
+
+def where_clause(flt: str, ctx: FilterContext) -> tuple[str, list[Any]]:
+    """` WHERE (<client filter>)` and its parameters, or "" for no filter."""
+    compiled = client_filter(flt, ctx)
+    return (f" WHERE ({compiled.sql})", compiled.params) if compiled else ("", [])
+
+
+def order_clause(sort: str, ctx: FilterContext) -> tuple[str, list[Any]]:
+    """` ORDER BY <client sort>` and its parameters, or "" for no sort."""
+    compiled = client_sort(sort, ctx)
+    return (f" ORDER BY {compiled.sql}", compiled.params) if compiled else ("", [])
+
+
+def client_filter(flt: str, ctx: FilterContext) -> SQL | None:
+    """A client's ?filter= (None when absent); a bad one is PocketBase's 400 (or 403)."""
+    # only spaces is an error in PocketBase, not "no filter": test for "", not strip()
+    if not flt:
+        return None
+    try:
+        return compile_filter(flt, ctx)
+    except FilterError as e:
+        raise ApiError(e.status, e.api_message) from None
+
+
+def client_sort(sort: str, ctx: FilterContext) -> SQL | None:
+    """A client's ?sort= (None when absent or empty); a bad one is PocketBase's 400 (or 403)."""
+    if not sort:
+        return None
+    try:
+        compiled = compile_sort(sort, ctx)
+    except FilterError as e:
+        raise ApiError(e.status, e.api_message) from None
+    return compiled if compiled.sql else None
 
 
 def page_of(
@@ -108,17 +162,23 @@ def page_of(
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """One page of `SELECT columns FROM source order_sql` (source: table and WHERE) and
     PocketBase's paging fields; totals are -1 with skipTotal."""
-    offset = (params.page - 1) * params.per_page
-    rows = fetch_dicts(
-        conn,
-        f"SELECT {columns} FROM {source}{order_sql} LIMIT ? OFFSET ?",
-        [*args, *order_args, params.per_page, offset],
-    )
-    if params.skip_total:
-        total, pages = -1, -1
-    else:
-        total = int(scalar(conn, f"SELECT COUNT(*) FROM {source}", args) or 0)
-        pages = math.ceil(total / params.per_page) if total else 0
+    # SQLite's OFFSET is a signed 64-bit integer (a page that far is empty anyway)
+    offset = min((params.page - 1) * params.per_page, _INT64 - 1)
+    try:
+        rows = fetch_dicts(
+            conn,
+            f"SELECT {columns} FROM {source}{order_sql} LIMIT ? OFFSET ?",
+            [*args, *order_args, params.per_page, offset],
+        )
+        if params.skip_total:
+            total, pages = -1, -1
+        else:
+            total = int(scalar(conn, f"SELECT COUNT(*) FROM {source}", args) or 0)
+            pages = math.ceil(total / params.per_page) if total else 0
+    except apsw.SQLError:
+        # a filter SQLite rejects while running (e.g. the json path of `data..k`): PocketBase
+        # answers every failed list query with its generic 400
+        raise ApiError(400) from None
     return rows, {"page": params.page, "perPage": params.per_page, "totalItems": total, "totalPages": pages}
 
 
@@ -266,6 +326,10 @@ def expand_into(
 ) -> None:
     for key, subtree in tree.items():
         field = col.get_field(key)
+        if field is not None and field.hidden and not req.is_superuser:
+            # Not in PocketBase 0.40, which expands a hidden relation for anyone and so shows
+            # the value the field hides: here it is left out as if it did not exist.
+            continue
         if field is not None and field.type == "relation":
             target = find(str(field.opt("collectionId", "")))
             if target is None:
@@ -295,6 +359,8 @@ def expand_into(
             rel = target.get_field(rel_name) if target else None
             if target is None or rel is None or rel.type != "relation" or rel.opt("collectionId") != col.id:
                 continue
+            if rel.hidden and not req.is_superuser:
+                continue  # a hidden relation read from the other side (see above)
             for item in items:
                 item.setdefault("expand", {})
             ids = [r["id"] for r in rows]

@@ -295,6 +295,87 @@ async def test_collections(client, app, tokens, s: Scenario) -> None:
     await run_scenario(client, app, tokens, s)
 
 
+SYSTEM = ["_authOrigins", "_externalAuths", "_mfas", "_otps", "_superusers"]
+ALL = sorted([*SYSTEM, "comments", "notes", "posts", "users"])
+
+
+def _names(expected: list[str], ordered: bool = False, total: int | None = None):
+    """An `after` check: the listed collection names (as a set unless `ordered`)."""
+
+    def check(app, resp) -> None:
+        body = resp.json()
+        names = [item["name"] for item in body["items"]]
+        assert (names if ordered else sorted(names)) == (expected if ordered else sorted(expected)), names
+        if total is not None:
+            assert body["totalItems"] == total, body
+
+    return check
+
+
+def _list(name: str, query: str, status: int = 200, **kw) -> Scenario:
+    return Scenario(name, "GET", "/api/collections?" + query, status, auth="superuser", **kw)
+
+
+# GET /api/collections?filter=&sort= goes through the filter compiler over PocketBase's list
+# (id, created, updated, name, system, type); each answer was checked against pocketbase 0.40.6
+# (tests/store/test_filter_lists_pocketbase.py runs the same queries against the binary)
+LIST_SCENARIOS = [
+    _list(
+        "or (the JS SDK's getFullList)",
+        "filter=name%3D%22users%22%20%7C%7C%20name%3D%22posts%22",
+        after=_names(["posts", "users"]),
+    ),
+    _list("parentheses", "filter=(name%20%3D%20%27posts%27)", after=_names(["posts"])),
+    _list(
+        "and/or/parentheses mix",
+        "filter=type%3D%22auth%22%20%26%26%20(name%3D%22users%22%20%7C%7C%20name%3D%22x%22)",
+        after=_names(["users"]),
+    ),
+    _list(
+        "not equal and bool",
+        "filter=name!%3D%22users%22%20%26%26%20system%3Dfalse",
+        after=_names(["comments", "notes", "posts"]),
+    ),
+    _list("bool true", "filter=system%3Dtrue", after=_names(SYSTEM)),
+    _list("bool as a number", "filter=system%3D1", after=_names(SYSTEM)),
+    _list("number against text", "filter=created%3E0", after=_names(ALL)),
+    _list("less than on text", "filter=name%3C%22b%22&sort=name", after=_names(SYSTEM, ordered=True)),
+    _list("any-of operator", "filter=name%20%3F%3D%20%22posts%22", after=_names(["posts"])),
+    _list("like", "filter=name~%22user%22", after=_names(["_superusers", "users"])),
+    _list("id", "filter=id%3D%22_pb_users_auth_%22", after=_names(["users"])),
+    _list("datetime macro", "filter=updated%3C%3D%40now", after=_names(ALL)),
+    _list("no match", "filter=name%3Dtrue", after=_names([], total=0)),
+    _list(
+        "not a listed field", "filter=fields~%22email%22", 400, contains=['"message":"Something went wrong']
+    ),
+    _list("rule columns are not listed", "filter=listRule%3Dnull", 400),
+    _list("no modifiers", "filter=name%3Alower%3D%22users%22", 400),
+    _list("no @request", "filter=%40request.auth.id!%3D%22%22", 400),
+    _list("no @collection", "filter=%40collection.users.id!%3D%22%22", 400),
+    _list("unknown field", "filter=nope%3D1", 400),
+    _list("incomplete", "filter=name%3D%22users%22%20%26%26%20", 400),
+    _list(
+        "sort desc", "sort=-name&perPage=3", after=_names(["users", "posts", "notes"], ordered=True, total=9)
+    ),
+    _list("sort two keys", "sort=system,-name&perPage=2", after=_names(["users", "posts"], ordered=True)),
+    _list("sort rowid", "sort=%40rowid&perPage=2", after=_names(["_mfas", "_otps"], ordered=True)),
+    _list("sort random", "sort=%40random", after=_names(ALL)),
+    _list("sort by a field not listed", "sort=fields", 400),
+    _list("sort with a modifier", "sort=name%3Alower", 400),
+    _list("page is not a number", "page=abc", 400),
+    _list("perPage is not a number", "perPage=x", 400),
+    _list("skipTotal is not a bool", "skipTotal=yes", 400),
+    _list("skipTotal t", "skipTotal=t&perPage=2", contains=['"totalItems":-1', '"totalPages":-1']),
+    _list("page past the end", "page=99", contains=['"items":[]', '"totalItems":9']),
+    _list("fields", "fields=name&filter=name%3D%22posts%22", contains=['"items":[{"name":"posts"}]']),
+]
+
+
+@pytest.mark.parametrize("s", LIST_SCENARIOS, ids=str)
+async def test_collections_list(client, app, tokens, s: Scenario) -> None:
+    await run_scenario(client, app, tokens, s)
+
+
 async def test_rename_field_and_collection_keeps_data(client, app, tokens) -> None:
     su = {"Authorization": tokens["superuser"]}
     col = (await client.get("/api/collections/posts", headers=su)).json()

@@ -165,6 +165,66 @@ SCENARIOS = [
         contains=['"message":"Invalid filter format."'],
     ),
     Scenario("delete all", "DELETE", "/api/logs", 204, auth="superuser", after=no_logs),
+    # PocketBase's logFilterFields: plain columns and data.* json paths, nothing else (0.40.6)
+    *[
+        Scenario(f"not a log field: {q}", "GET", "/api/logs?" + q, 400, auth="superuser")
+        for q in (
+            "filter=message%3Alower~%22get%22",
+            "filter=level%3Alower%3D0",
+            "filter=%40request.method%3D%22GET%22",
+            "sort=level%3Alower",
+            "sort=data.-1",
+            "page=x",
+        )
+    ],
+    Scenario(
+        "a modifier inside a data path is part of the key",
+        "GET",
+        "/api/logs?filter=data.status%3Alower%3D404",
+        200,
+        auth="superuser",
+        contains=['"totalItems":0'],
+    ),
+    Scenario(
+        "json path or/and mix with parentheses",
+        "GET",
+        "/api/logs?filter=data.method%3D%22GET%22%20%26%26%20(data.status%3D200%20%7C%7C%20data.status%3D404)&sort=data.url",
+        200,
+        auth="superuser",
+        contains=['"totalItems":2', '"items":[{"id":"log1aaaaaaaaaaa"', '{"id":"log3ccccccccccc"'],
+    ),
+    Scenario(
+        "any-of like on a json path",
+        "GET",
+        "/api/logs?filter=data.url%20%3F~%20%22nope%22",
+        200,
+        auth="superuser",
+        contains=['"totalItems":1', "log3ccccccccccc"],
+    ),
+    Scenario(
+        "a json path SQLite rejects",
+        "GET",
+        "/api/logs?filter=data..k%3D1",
+        400,
+        auth="superuser",
+        contains=['"message":"Something went wrong while processing your request."'],
+    ),
+    Scenario(
+        "stats with a json path SQLite rejects",
+        "GET",
+        "/api/logs/stats?filter=data..k%3D1",
+        400,
+        auth="superuser",
+        contains=['"message":"Failed to generate logs stats."'],
+    ),
+    Scenario(
+        "stats with a field not in the list",
+        "GET",
+        "/api/logs/stats?filter=message%3Alower~%22get%22",
+        400,
+        auth="superuser",
+        contains=['"message":"Invalid filter format."'],
+    ),
 ]
 
 

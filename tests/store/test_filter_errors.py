@@ -258,6 +258,17 @@ def test_length_limit_is_3500_bytes(fdb: FilterDB) -> None:
         compile_filter("title = '" + "é" * 1750 + "'", ctx)  # 2 bytes each
 
 
+def test_deep_nesting_is_a_filter_error(fdb: FilterDB) -> None:
+    ctx = fdb.context("posts")
+    compile_filter("(" * 300 + "views = 1" + ")" * 300, ctx)
+    # PocketBase parses ~1700 levels; core stops where Python's stack does, with a clean error
+    # (it was a RecursionError, logged with a traceback a thousand frames long)
+    with pytest.raises(FilterError, match="max filter nesting reached"):
+        compile_filter("(" * 1700 + "views = 1" + ")" * 1700, ctx)
+    with pytest.raises(FilterError, match="max filter nesting reached"):
+        check_rule_syntax("(" * 1700 + "views = 1" + ")" * 1700, ctx.collection, ctx.find_collection)
+
+
 def test_sort_limits(fdb: FilterDB) -> None:
     ctx = fdb.context("posts")
     compile_sort(",".join(["id"] * 8), ctx)

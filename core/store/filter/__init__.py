@@ -7,6 +7,7 @@ Pure: no web imports. The pipeline, one module per step:
 - lexer, parser, ast: PocketBase's `fexpr` grammar, errors and quirks included;
 - resolver, request_fields, fieldnames, sqljson: field names to SQL operands and the joins they
   need (relations, back-relations, json paths, @collection, @request.*);
+- simple: the fixed field lists of the lists that are not records (collections, logs);
 - macros, functions: @now & co, geoDistance(), strftime();
 - operators: one comparison with PocketBase's NULL/'' and "every item" (multi-match) rules;
 - compiler: groups, listRules of related collections, the EXISTS wrapper; sort: ORDER BY;
@@ -32,6 +33,7 @@ from core.store.filter.errors import (
     INVALID_RULE_MESSAGE,
     FilterError,
 )
+from core.store.filter.simple import simple_context
 from core.store.filter.sort import MAX_SORT_EXPRESSIONS, compile_sort
 from core.store.filter.sqlfunctions import register_sql_functions
 
@@ -54,4 +56,5 @@ __all__ = [
     "compile_filter",
     "compile_sort",
     "register_sql_functions",
+    "simple_context",
 ]

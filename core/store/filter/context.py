@@ -42,6 +42,9 @@ class FilterContext:
     # may not touch hidden fields, and see related records only through their listRule
     client_filter: bool = False
     now: datetime | None = None
+    # Set for the lists that are not records (collections, logs): fields then resolve only from
+    # these names/patterns, like PocketBase's SimpleFieldResolver (see simple.py)
+    allowed_fields: tuple[str, ...] | None = None
 
     @property
     def allow_hidden(self) -> bool:

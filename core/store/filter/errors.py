@@ -29,6 +29,8 @@ FILTER_LENGTH_LIMIT = "max filter length limit reached"
 FILTER_EXPR_LIMIT = "max filter expressions limit reached"
 SORT_EXPR_LIMIT = "max sort expressions limit reached"
 SORT_FIELD_LENGTH_LIMIT = "max sort field length limit reached"
+# core's own: groups nested deeper than the Python stack allows (PocketBase has no depth limit)
+FILTER_NESTING_LIMIT = "max filter nesting reached"
 
 
 class FilterError(Exception):

@@ -25,6 +25,7 @@ from core.store.filter.fieldnames import (
     split_modifier,
 )
 from core.store.filter.results import NULL, Join, MultiMatch, NullFallback, Resolved, Scope, literal
+from core.store.filter.simple import resolve_simple
 from core.store.filter.sqlfrag import Frag, column, quote_ident, sql
 from core.store.filter.sqljson import json_array_length, json_each, json_extract
 from core.store.schema import Collection, Field
@@ -284,9 +285,11 @@ class Runner:
         result = Resolved(col)
         mm_value = mm_col
         if field.name == "email" and collection.is_auth and not self.allow_hidden:
-            # clients may only match emails their owners made public
-            visibility = column(self.alias_ref, "emailVisibility")
-            result.after_build = lambda expr: sql("(({}) AND ({} = TRUE))", expr, visibility)
+            # clients may only match emails their owners made public (PocketBase's AfterBuild);
+            # a sort reads the same condition (see sort.py)
+            visibility = sql("{} = TRUE", column(self.alias_ref, "emailVisibility"))
+            result.visible_when = visibility
+            result.after_build = lambda expr: sql("(({}) AND ({}))", expr, visibility)
         if field.type == "json":
             # json_extract so that top-level primitives compare like their SQL equivalents
             result.null_fallback = NullFallback.DISABLED
@@ -333,4 +336,6 @@ def has_single_column_unique_index(collection: Collection, column_name: str) -> 
 
 
 def resolve_field(scope: Scope, name: str) -> Resolved:
+    if scope.ctx.allowed_fields is not None:
+        return resolve_simple(scope.ctx, name)
     return Runner(scope, name).run()

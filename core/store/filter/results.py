@@ -66,6 +66,9 @@ class Resolved:
     null_fallback: NullFallback = NullFallback.AUTO
     multi_match: MultiMatch | None = None
     after_build: Callable[[Frag], Frag] | None = None
+    # SQL that is true when the caller may see this operand's value (None = always): an auth
+    # record's `email` for a non-superuser client, visible only with emailVisibility
+    visible_when: Frag | None = None
 
 
 NULL = "NULL"

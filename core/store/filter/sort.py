@@ -5,6 +5,9 @@ rejected, like PocketBase). A key reached through joins becomes a correlated sca
 for a multi-valued path it takes the first joined value, which is what SQLite's DISTINCT keeps in
 PocketBase's joined query.
 
+Not PocketBase's: for a non-superuser client an auth record's `email` sorts as NULL where
+emailVisibility is off (PocketBase orders by the hidden addresses too).
+
 Not mirrored: for a non-superuser, PocketBase also applies the related collection's listRule to
 the *rows* when sorting by a relation path (rows whose related record is not listable disappear).
 Here sorting never removes rows; a null listRule still makes such a sort key an error.
@@ -65,6 +68,11 @@ def _sort_key(name: str, ctx: FilterContext) -> Frag:
     ident = resolved.ident
     if ident.params or ident.sql == "" or ident.sql.lower() == "null":
         raise FilterError(f"invalid sort field {gostr.quote(name)}")
+    if resolved.visible_when is not None:
+        # Not in PocketBase, which orders a guest's `?sort=email` by every address: with one
+        # account of their own a client could then binary-search the hidden ones. Values the
+        # caller may not see sort as NULL, like the filter that cannot match them.
+        ident = sql("(CASE WHEN {} THEN {} END)", resolved.visible_when, ident)
     if not scope.joins:
         return ident
     joins = join(" ", [j.build() for j in scope.joins.values()])
