@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from core import __version__
 from core.backups import cli as backups_cli
 from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
+from core.ha import cli as ha_cli
 from core.nats import cli as nats_cli
 from core.nats.errors import NatsError
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     version.set_defaults(func=cmd_version)
 
     nats_cli.register(sub)
+    ha_cli.register(sub)
     return parser
 
 

@@ -1,4 +1,8 @@
-"""`core ha status|snapshot|reset`: operating a `--ha` node from its data dir."""
+"""`core ha status|snapshot|reset`: operating a `--ha` node from its data dir.
+
+Registering the command imports nothing heavy (every `core` command builds the parser); nats-py
+and the HA modules are imported by the actions that use them.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import apsw
-import nats.errors
-import nats.js.errors
-
 from core.config import DEFAULT_DIR, ConfigError
-from core.ha import snapshot
-from core.ha.applier import read_state
-from core.ha.changelog import ChangelogError
-from core.ha.upkeep import LEASE_SECONDS, NodeStatus, key_value, nodes_bucket
 
 DATA_FILES = ("data.db", "data.db-wal", "data.db-shm")
 
@@ -29,7 +25,9 @@ def register(subparsers: Any) -> None:
     ha = subparsers.add_parser("ha", help="status, snapshots and reset of a --ha node")
     actions = ha.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    status = actions.add_parser("status", help="this node, the stream, the newest snapshot and every node's lag")
+    status = actions.add_parser(
+        "status", help="this node, the stream, the newest snapshot and every node's lag"
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
     _common(status)
     status.set_defaults(func=cmd_status)
@@ -47,8 +45,12 @@ def register(subparsers: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=None, help=f"data directory (default {DEFAULT_DIR})")
-    parser.add_argument("--nats-url", default=None, help="NATS of this node (default nats://127.0.0.1:NATS_PORT)")
-    parser.add_argument("--ha-stream", default=None, help="stream name (env PB_REPLICATION_STREAM, default pb)")
+    parser.add_argument(
+        "--nats-url", default=None, help="NATS of this node (default nats://127.0.0.1:NATS_PORT)"
+    )
+    parser.add_argument(
+        "--ha-stream", default=None, help="stream name (env PB_REPLICATION_STREAM, default pb)"
+    )
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -60,6 +62,10 @@ def _stream(args: argparse.Namespace) -> str:
 
 
 def _local_state(data_dir: Path) -> Any:
+    import apsw
+
+    from core.ha.applier import read_state
+
     path = data_dir / "pocketbase" / "data.db"
     if not path.exists():
         return None
@@ -77,11 +83,20 @@ async def _connect(args: argparse.Namespace) -> Any:
     store = AuthStore(_data_dir(args) / "nats-auth")
     bundle = store.load()
     creds = store.user_creds(bundle.internal_account, SERVICE_CREDS, "core")
-    url = args.nats_url or os.environ.get("PB_REPLICATION_URL") or f"nats://127.0.0.1:{os.environ.get('NATS_PORT', '4222')}"
+    url = (
+        args.nats_url
+        or os.environ.get("PB_REPLICATION_URL")
+        or f"nats://127.0.0.1:{os.environ.get('NATS_PORT', '4222')}"
+    )
     return await connect(url, creds, name="core ha", source="--nats-url", timeout=5)
 
 
 async def gather_status(args: argparse.Namespace) -> dict[str, Any]:
+    import nats.js.errors
+
+    from core.ha import snapshot
+    from core.ha.upkeep import NodeStatus, key_value, nodes_bucket
+
     stream = _stream(args)
     local = _local_state(_data_dir(args))
     nc = await _connect(args)
@@ -90,7 +105,9 @@ async def gather_status(args: argparse.Namespace) -> dict[str, Any]:
         try:
             info = await js.stream_info(stream)
         except nats.js.errors.NotFoundError:
-            raise ConfigError(f"--ha-stream: no stream {stream!r} on this NATS (has a --ha node started?)") from None
+            raise ConfigError(
+                f"--ha-stream: no stream {stream!r} on this NATS (has a --ha node started?)"
+            ) from None
         last = int(info.state.last_seq)
         newest = await snapshot.newest(await snapshot.bucket(js, stream, info.config.num_replicas or 1))
         nodes = await key_value(js, nodes_bucket(stream), info.config.num_replicas or 1)
@@ -104,7 +121,9 @@ async def gather_status(args: argparse.Namespace) -> dict[str, Any]:
             entry = await nodes.get(name)
             if entry.value:
                 peer = NodeStatus.from_json(entry.value)
-                peers.append({**peer.__dict__, "lag": max(0, last - peer.applied), "seen": round(now - peer.at, 1)})
+                peers.append(
+                    {**peer.__dict__, "lag": max(0, last - peer.applied), "seen": round(now - peer.at, 1)}
+                )
         return {
             "stream": stream,
             "replicas": info.config.num_replicas,
@@ -123,9 +142,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
-    print(f"stream {status['stream']}: entries {status['first']}-{status['last']}, {status['replicas']} replica(s)")
+    print(
+        f"stream {status['stream']}: entries {status['first']}-{status['last']}, {status['replicas']} replica(s)"
+    )
     local = status["local"]
-    print("this data dir: " + ("not derived from a stream" if local is None else f"applied {local['applied']}, lag {local['lag']}"))
+    print(
+        "this data dir: "
+        + (
+            "not derived from a stream"
+            if local is None
+            else f"applied {local['applied']}, lag {local['lag']}"
+        )
+    )
     snap = status["snapshot"]
     print("newest snapshot: " + ("none" if snap is None else f"entry {snap['seq']}, {snap['bytes']} bytes"))
     for peer in status["nodes"]:
@@ -142,20 +170,29 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if _local_state(_data_dir(args)) is None:
         raise ConfigError(f"--dir: {data_db} is not derived from a --ha stream")
 
+    import nats.js.errors
+
+    from core.ha import snapshot
+    from core.ha.upkeep import LEASE_KEY, LEASE_SECONDS, key_value, lease_bucket
+
     async def run() -> snapshot.SnapshotInfo:
         nc = await _connect(args)
         try:
             js = nc.jetstream()
             info = await js.stream_info(_stream(args))
-            lease = await key_value(js, f"{_stream(args)}_lease", info.config.num_replicas or 1, ttl=LEASE_SECONDS)
+            lease = await key_value(
+                js, lease_bucket(_stream(args)), info.config.num_replicas or 1, ttl=LEASE_SECONDS
+            )
             try:
-                await lease.create("snapshot", b"core ha snapshot")
+                await lease.create(LEASE_KEY, b"core ha snapshot")
             except nats.js.errors.KeyWrongLastSequenceError:
                 raise ConfigError("a node is taking a snapshot right now; try again in a minute") from None
             try:
                 return await snapshot.take(js, _stream(args), info.config.num_replicas or 1, data_db)
             finally:
-                await lease.delete("snapshot")
+                await lease.delete(LEASE_KEY)
+        finally:
+            await nc.close()
 
     taken = asyncio.run(_guarded(run()))
     print(f"snapshot of entry {taken.seq} uploaded ({taken.size} bytes)")
@@ -185,8 +222,13 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 async def _guarded(coro: Any) -> Any:
+    import nats.errors
+
+    from core.ha.changelog import ChangelogError
+    from core.ha.snapshot import SnapshotError
+
     try:
         return await coro
-    except (ChangelogError, snapshot.SnapshotError, nats.errors.Error, TimeoutError) as exc:
+    except (ChangelogError, SnapshotError, nats.errors.Error, TimeoutError) as exc:
         print(f"core: error: {exc or type(exc).__name__}", file=sys.stderr)
         raise SystemExit(1) from None

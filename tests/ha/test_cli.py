@@ -1,0 +1,83 @@
+"""`core ha status|snapshot|reset` against a running node (in-process) and its real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from subprocess import PIPE
+
+from core.app import App
+from core.backups.lock import DataDirLock
+from core.config import Settings
+from core.ha.changelog import StreamSettings
+from core.ha.node import HaNode, HaSettings
+from tests.ha.test_node import _create_posts
+from tests.nats.conftest import REPO, StartNode
+
+
+async def _core(*argv: str) -> subprocess.CompletedProcess[str]:
+    """`core ARGV` as a user runs it; the event loop (this node's upkeep) runs meanwhile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PB_", "NATS_", "CORE_"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "core", *argv, cwd=REPO, env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return subprocess.CompletedProcess(argv, proc.returncode or 0, out.decode(), err.decode())
+
+
+async def test_status_snapshot_and_reset(start_node: StartNode, fixture_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "node"
+    shutil.copytree(fixture_dir, data)
+    nats = await start_node(data)
+    await nats.jetstream_ready()
+    app = App(Settings(data_dir=data))
+    served = DataDirLock(app.store.dir)  # what `core serve` holds for its lifetime
+    assert served.acquire(exclusive=False)
+    node = HaNode(
+        HaSettings(node="n1", region="iad", stream=StreamSettings(name="pbcli"), status_interval=0.05),
+        nats.js,
+    )
+    await node.open(app)
+    try:
+        await _create_posts(app, ["a", "b", "c"])
+        common = ["--dir", str(data), "--nats-url", nats.client_url, "--ha-stream", "pbcli"]
+
+        taken = await _core("ha", "snapshot", *common)
+        assert taken.returncode == 0, taken.stderr
+        assert "snapshot of entry 3 uploaded" in taken.stdout
+
+        for _ in range(50):
+            shown = await _core("ha", "status", "--json", *common)
+            assert shown.returncode == 0, shown.stderr
+            status = json.loads(shown.stdout)
+            if status["nodes"] and status["nodes"][0]["applied"] == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert (status["stream"], status["first"], status["last"]) == ("pbcli", 1, 3)
+        assert status["local"] == {"applied": 3, "lag": 0}
+        assert status["snapshot"]["seq"] == 3
+        assert [(n["node"], n["region"], n["applied"], n["lag"], n["stalled"]) for n in status["nodes"]] == [
+            ("n1", "iad", 3, 0, None)
+        ]
+        text = await _core("ha", "status", *common)
+        assert "node n1 (iad, serializable): applied 3, lag 0" in text.stdout
+
+        refused = await _core("ha", "reset", "--dir", str(data))  # the running server holds the dir
+        assert refused.returncode == 2 and "stop it first" in refused.stderr, refused.stderr
+    finally:
+        await node.close()
+        app.close()
+        served.release()
+    moved = await _core("ha", "reset", "--dir", str(data))
+    assert moved.returncode == 0, moved.stderr
+    assert not (data / "pocketbase" / "data.db").exists()
+    assert list((data / "pocketbase").glob("pre-ha-reset-*/data.db"))
+    unknown = await _core(
+        "ha", "status", "--dir", str(data), "--nats-url", nats.client_url, "--ha-stream", "nope"
+    )
+    assert unknown.returncode == 2 and "no stream 'nope'" in unknown.stderr
