@@ -11,16 +11,17 @@ trailing slash. Not a route module (the underscore keeps discovery away).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar._parsers import parse_query_string  # Litestar's own parser: identical query semantics
 
+from core.api._body import TOO_LARGE, check_declared_length, parse_json_object, record_body_limit
 from core.api._request_log import record_request
 from core.app import App
 from core.errors import ApiError
@@ -31,13 +32,14 @@ from core.store.request import RequestContext, header_key
 from core.store.schema import Collection
 from core.store.store import RecordView
 
+MISSING_COLLECTION = "Missing collection context."
+
 log = logging.getLogger("core.api")
 
 _ROUTE = re.compile(r"/api/collections/([^/]+)/records(?:/([^/]+))?")
 # (method, has a record id): the route handlers below
 _KINDS = {("GET", False): "list", ("GET", True): "view", ("POST", False): "create"}
 _KINDS |= {("PATCH", True): "update", ("DELETE", True): "delete"}
-MAX_BODY = 64 * 1024 * 1024  # Litestar's request_max_body_size in build_asgi
 _FORM_TYPES = ("multipart/", "application/x-www-form-urlencoded")
 
 # plain ASGI, loosely typed: Litestar's TypedDicts cover every scope kind, this file only http
@@ -59,16 +61,21 @@ _CORS = [
 class _Request:
     """What a hot route needs of the request, decoded once."""
 
-    __slots__ = ("scope", "receive", "collection", "record_id", "headers", "pairs", "auth")
+    __slots__ = ("scope", "receive", "_collection", "record_id", "headers", "pairs", "auth")
 
-    def __init__(self, scope: Scope, receive: Receive, collection: Collection, record_id: str | None):
+    def __init__(self, scope: Scope, receive: Receive, collection: Collection | None, record_id: str | None):
         self.scope = scope
         self.receive = receive
-        self.collection = collection
+        self._collection = collection
         self.record_id = record_id
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.pairs = parse_query_string(scope.get("query_string", b""))
         self.auth: Any = ...  # not resolved yet (a bad body fails before the auth is read)
+
+    @property
+    def collection(self) -> Collection:
+        assert self._collection is not None  # only a rejected request has none
+        return self._collection
 
     def param(self, name: str) -> str:
         for key, value in self.pairs:
@@ -91,10 +98,9 @@ class _Request:
         return RecordView(self.param("expand"), FieldsSpec.parse(self.param("fields")))
 
     async def json_body(self) -> dict[str, Any]:
-        """The JSON object body, read the way core.api.common.read_body reads it."""
-        declared = self.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            raise ApiError(413, "Request entity too large.")
+        """The JSON object body, read as core.api._body reads it on the Litestar path."""
+        limit = record_body_limit(self.collection)
+        check_declared_length(self.headers, limit)
         chunks: list[Any] = []
         size = 0
         while True:
@@ -103,21 +109,12 @@ class _Request:
                 raise ApiError(400)
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > MAX_BODY:
-                raise ApiError(413, "Request entity too large.")
+            if size > limit:
+                raise ApiError(413, TOO_LARGE)
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
-        raw = b"".join(chunks)
-        if not raw.strip():
-            return {}
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400) from None
-        if not isinstance(data, dict):
-            raise ApiError(400)
-        return data
+        return parse_json_object(b"".join(chunks), self.headers.get("content-type", ""))
 
 
 async def _list(core: App, r: _Request) -> Any:
@@ -151,7 +148,38 @@ async def _delete(core: App, r: _Request) -> Any:
     return None
 
 
-_HANDLERS = {"list": _list, "view": _view, "create": _create, "update": _update, "delete": _delete}
+Handler = Callable[[App, "_Request"], Awaitable[Any]]
+_HANDLERS: dict[str, Handler] = {
+    "list": _list,
+    "view": _view,
+    "create": _create,
+    "update": _update,
+    "delete": _delete,
+}
+_RAW_ROUTE = re.compile(rb"/api/collections/([^/]+)/records(?:/([^/]+))?/?")
+_ENCODED_SLASH = re.compile(rb"%2f", re.IGNORECASE)
+FILE_NOT_FOUND = "File not found."
+
+
+def encoded_slash_error(scope: Scope) -> ApiError | None:
+    """The 404 for a record route with `%2F` in the collection or the id (`/records/ID%2F`).
+
+    The ASGI path arrives decoded, where that slash would split the segment and Litestar would
+    answer another route (the list, or the record `ID`). PocketBase routes on the raw segments,
+    and no collection or record has a slash in its name or id; the messages are the binary's.
+    """
+    raw = scope.get("raw_path") or b""
+    if b"%" not in raw:
+        return None
+    match = _RAW_ROUTE.fullmatch(raw.split(b"?", 1)[0])
+    if match is None or not any(p and _ENCODED_SLASH.search(p) for p in match.groups()):
+        return None
+    collection, record_id = (unquote_to_bytes(p) if p else None for p in match.groups())
+    if collection is not None and b"/" in collection:
+        return ApiError(404, FILE_NOT_FOUND if collection == b"/" else MISSING_COLLECTION)
+    if record_id == b"/" and scope["method"] in ("GET", "HEAD"):
+        return ApiError(404, FILE_NOT_FOUND)
+    return ApiError(404)
 
 
 class HotRoutes:
@@ -161,7 +189,7 @@ class HotRoutes:
         self.core = core
         self.inner: ASGIApp = inner
 
-    def _route(self, scope: Scope) -> tuple[str, Collection, str | None] | None:
+    def _route(self, scope: Scope) -> tuple[str, Collection | None, str | None] | None:
         if scope["type"] != "http":
             return None
         match = _ROUTE.fullmatch(scope["path"])
@@ -190,17 +218,27 @@ class HotRoutes:
             await sync.catch_up()
         route = self._route(scope)
         if route is None:
-            await self.inner(scope, receive, send)
-            return
+            rejected = encoded_slash_error(scope) if scope["type"] == "http" else None
+            if rejected is None:
+                await self.inner(scope, receive, send)
+                return
+            route = ("reject", None, None)
+
+            async def reject(core: App, r: _Request) -> Any:
+                raise rejected
+
+            handler: Handler = reject
+        else:
+            handler = _HANDLERS[route[0]]
         kind, col, record_id = route
         async with lifecycle_of(self.core).lease():
-            await self._serve(kind, _Request(scope, receive, col, record_id), send)
+            await self._serve(kind, handler, _Request(scope, receive, col, record_id), send)
 
-    async def _serve(self, kind: str, r: _Request, send: Send) -> None:
+    async def _serve(self, kind: str, handler: Handler, r: _Request, send: Send) -> None:
         started = time.perf_counter()
         error: dict[str, Any] | None = None
         try:
-            result = await _HANDLERS[kind](self.core, r)
+            result = await handler(self.core, r)
             status, body = (204, b"") if kind == "delete" else (200, _encoder.encode(result))
         except ApiError as exc:
             error = exc.to_json()

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
 
+from core.api._body import record_body_limit
 from core.api.common import core_app, json_response, no_content, read_body, request_context
 from core.app import App
 from core.store.record_query import ListParams
@@ -48,24 +49,25 @@ def _view(request: Request[Any, Any, Any]) -> RecordView:
     return RecordView(q.get("expand", ""), FieldsSpec.parse(q.get("fields", "")))
 
 
-@post("/api/collections/{collection:str}/records", status_code=200)
+# the body limit depends on the collection's fields (read_body applies it while reading)
+@post("/api/collections/{collection:str}/records", status_code=200, request_max_body_size=None)
 async def create_record(request: Request[Any, Any, Any]) -> Response[bytes]:
     collection = request.path_params["collection"]
     app = core_app(request)
     col = _collection(app, collection)
-    body = await read_body(request)
+    body = await read_body(request, record_body_limit(col))
     req = await request_context(request, body)
     result = await app.store.create_record(col, body, req, _view(request))
     return json_response(result.presented)
 
 
-@patch("/api/collections/{collection:str}/records/{record_id:str}")
+@patch("/api/collections/{collection:str}/records/{record_id:str}", request_max_body_size=None)
 async def update_record(request: Request[Any, Any, Any]) -> Response[bytes]:
     collection = request.path_params["collection"]
     record_id = request.path_params["record_id"]
     app = core_app(request)
     col = _collection(app, collection)
-    body = await read_body(request)
+    body = await read_body(request, record_body_limit(col))
     req = await request_context(request, body)
     result = await app.store.update_record(col, record_id, body, req, _view(request))
     return json_response(result.presented)
