@@ -16,13 +16,13 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar._parsers import parse_query_string  # Litestar's own parser: identical query semantics
 
 from core.api._body import TOO_LARGE, check_declared_length, parse_json_object, record_body_limit
 from core.api._request_log import record_request
+from core.api.records import encoded_slash_error
 from core.app import App
 from core.errors import ApiError
 from core.lifecycle import lifecycle_of
@@ -31,8 +31,6 @@ from core.store.record_view import FieldsSpec
 from core.store.request import RequestContext, header_key
 from core.store.schema import Collection
 from core.store.store import RecordView
-
-MISSING_COLLECTION = "Missing collection context."
 
 log = logging.getLogger("core.api")
 
@@ -156,30 +154,6 @@ _HANDLERS: dict[str, Handler] = {
     "update": _update,
     "delete": _delete,
 }
-_RAW_ROUTE = re.compile(rb"/api/collections/([^/]+)/records(?:/([^/]+))?/?")
-_ENCODED_SLASH = re.compile(rb"%2f", re.IGNORECASE)
-FILE_NOT_FOUND = "File not found."
-
-
-def encoded_slash_error(scope: Scope) -> ApiError | None:
-    """The 404 for a record route with `%2F` in the collection or the id (`/records/ID%2F`).
-
-    The ASGI path arrives decoded, where that slash would split the segment and Litestar would
-    answer another route (the list, or the record `ID`). PocketBase routes on the raw segments,
-    and no collection or record has a slash in its name or id; the messages are the binary's.
-    """
-    raw = scope.get("raw_path") or b""
-    if b"%" not in raw:
-        return None
-    match = _RAW_ROUTE.fullmatch(raw.split(b"?", 1)[0])
-    if match is None or not any(p and _ENCODED_SLASH.search(p) for p in match.groups()):
-        return None
-    collection, record_id = (unquote_to_bytes(p) if p else None for p in match.groups())
-    if collection is not None and b"/" in collection:
-        return ApiError(404, FILE_NOT_FOUND if collection == b"/" else MISSING_COLLECTION)
-    if record_id == b"/" and scope["method"] in ("GET", "HEAD"):
-        return ApiError(404, FILE_NOT_FOUND)
-    return ApiError(404)
 
 
 class HotRoutes:
