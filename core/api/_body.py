@@ -13,7 +13,9 @@ Not a route module (the underscore keeps discovery away).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Mapping
+import logging
+from collections.abc import AsyncGenerator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, BinaryIO, cast
 
 from litestar import Request
@@ -23,13 +25,16 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException, InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
-from core.errors import ApiError
+from core.errors import ApiError, storage_full
+from core.store.db import is_storage_full
 from core.store.fields import editor
 from core.store.fields import json as json_field
 from core.store.fields.file import UploadedFile
 from core.store.fields.file import max_size as file_max_size
 from core.store.fields.listvalue import max_select
 from core.store.schema import Collection
+
+log = logging.getLogger("core.api")
 
 JSON_PAYLOAD = "@jsonPayload"
 UNSUPPORTED = "Unsupported Content-Type."
@@ -89,23 +94,39 @@ def parse_json_object(raw: bytes, content_type: str) -> dict[str, Any]:
     return data
 
 
-async def _chunks(request: Request[Any, Any, Any], limit: int | None) -> AsyncGenerator[bytes, None]:
-    check_declared_length(request.headers, limit)
-    total = 0
+@contextmanager
+def _reading() -> Iterator[None]:
+    """Litestar's body errors in PocketBase's terms."""
     try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if limit and total > limit:
-                raise ApiError(413, TOO_LARGE)
-            yield chunk
+        yield
     except RequestEntityTooLarge:  # the route's own limit (Litestar's request_max_body_size)
         raise ApiError(413, TOO_LARGE) from None
     except InternalServerException:  # the client went away before the end of its body
         raise ApiError(400) from None
+    except ClientException:  # a malformed form
+        raise ApiError(400) from None
+    except OSError as e:  # the parser spools uploads to temporary files
+        if not is_storage_full(e):
+            raise
+        log.error("no space left for the temporary file of an upload: %s", e)
+        raise storage_full() from None
+
+
+async def _chunks(request: Request[Any, Any, Any], limit: int) -> AsyncGenerator[bytes, None]:
+    check_declared_length(request.headers, limit)
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise ApiError(413, TOO_LARGE)
+        yield chunk
 
 
 async def read_raw(request: Request[Any, Any, Any], limit: int | None = None) -> bytes:
-    return b"".join([chunk async for chunk in _chunks(request, limit)])
+    with _reading():
+        if limit is None:
+            return await request.body()  # cached: the UI bridge forwards it again
+        return b"".join([chunk async for chunk in _chunks(request, limit)])
 
 
 async def read_body(request: Request[Any, Any, Any], limit: int | None = None) -> dict[str, Any]:
@@ -122,18 +143,19 @@ async def read_body(request: Request[Any, Any, Any], limit: int | None = None) -
 
 async def _read_multipart(
     request: Request[Any, Any, Any], content_type: str, limit: int | None
-) -> dict[str, Any]:
-    boundary = parse_content_header(content_type)[1].get("boundary")
-    if not boundary:
-        raise ApiError(400)
-    try:
+) -> Mapping[str, Any]:
+    with _reading():
+        if limit is None:
+            form = await request.form()  # cached for whoever reads the form again
+            return {key: form.getall(key) for key in form}
+        boundary = parse_content_header(content_type)[1].get("boundary")
+        if not boundary:
+            raise ApiError(400)
         return await parse_multipart_form(
             stream=_chunks(request, limit),
             boundary=boundary.encode(),
             multipart_form_part_limit=request.app.multipart_form_part_limit,
         )
-    except ClientException:  # a malformed body
-        raise ApiError(400) from None
 
 
 def form_values(form: Mapping[str, Any]) -> dict[str, Any]:
