@@ -18,6 +18,8 @@ from core.store.schema import Collection
 from core.store.store import RecordView
 
 MISSING_COLLECTION = "Missing collection context."
+# create and update look the collection up first for their body limit (dynamicCollectionBodyLimit)
+MISSING_WRITE_COLLECTION = "Missing or invalid collection context."
 _RAW_ROUTE = re.compile(rb"/api/collections/([^/]+)/records(?:/([^/]+))?/?")
 _ENCODED_SLASH = re.compile(rb"%2f", re.IGNORECASE)
 FILE_NOT_FOUND = "File not found."
@@ -44,11 +46,11 @@ def encoded_slash_error(scope: Mapping[str, Any]) -> ApiError | None:
     return ApiError(404)
 
 
-def _collection(request: Request[Any, Any, Any]) -> Collection:
+def _collection(request: Request[Any, Any, Any], missing: str = MISSING_COLLECTION) -> Collection:
     rejected = encoded_slash_error(request.scope)
     if rejected is not None:  # the hot routes answer these first; this serves the reference app
         raise rejected
-    return core_app(request).store.collection_or_404(request.path_params["collection"], MISSING_COLLECTION)
+    return core_app(request).store.collection_or_404(request.path_params["collection"], missing)
 
 
 @get("/api/collections/{collection:str}/records")
@@ -81,7 +83,7 @@ def _view(request: Request[Any, Any, Any]) -> RecordView:
 @post("/api/collections/{collection:str}/records", status_code=200, request_max_body_size=None)
 async def create_record(request: Request[Any, Any, Any]) -> Response[bytes]:
     app = core_app(request)
-    col = _collection(request)
+    col = _collection(request, MISSING_WRITE_COLLECTION)
     body = await read_body(request, record_body_limit(col))
     req = await request_context(request, body)
     result = await app.store.create_record(col, body, req, _view(request))
@@ -92,7 +94,7 @@ async def create_record(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def update_record(request: Request[Any, Any, Any]) -> Response[bytes]:
     record_id = request.path_params["record_id"]
     app = core_app(request)
-    col = _collection(request)
+    col = _collection(request, MISSING_WRITE_COLLECTION)
     body = await read_body(request, record_body_limit(col))
     req = await request_context(request, body)
     result = await app.store.update_record(col, record_id, body, req, _view(request))

@@ -62,6 +62,9 @@ CASES: list[tuple[str, str, dict[str, str], Any]] = [
     ("DELETE", f"{P}/{RID}%2F", {}, None),
     ("GET", "/api/collections/%2F/records", {}, None),
     ("GET", "/api/collections/posts%2F/records", {}, None),
+    ("POST", "/api/collections/nope/records", JSON, HELLO),
+    ("PATCH", "/api/collections/nope/records/abc", JSON, HELLO),
+    ("GET", "/api/collections/nope/records/abc", {}, None),
 ]
 UPLOAD_NAMES = ["note.c++", "a=b.tx=t", "x#y.t#", "st*r.*", "..hidden", "a."]
 

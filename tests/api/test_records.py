@@ -591,6 +591,20 @@ WRITE = [
             ("DELETE", "/post1aaaaaaaaaa%2F", "The requested resource wasn't found."),
         )
     ),
+    *(
+        Scenario(
+            f"{method} into a missing collection",
+            method,
+            url,
+            404,
+            body={"title": "x"},
+            contains=['"message":"Missing or invalid collection context."'],
+        )
+        for method, url in (
+            ("POST", "/api/collections/nope/records"),
+            ("PATCH", "/api/collections/nope/records/x"),
+        )
+    ),
     Scenario(
         "collection with an encoded slash",
         "GET",
