@@ -190,13 +190,12 @@ class HotRoutes:
         sync = self.core.store.sync
         if sync.stale():  # the route depends on the collections another worker may have changed
             await sync.catch_up()
-        route = self._route(scope)
+        rejected = encoded_slash_error(scope) if scope["type"] == "http" else None
+        route = self._route(scope) if rejected is None else ("reject", None, None)
         if route is None:
-            rejected = encoded_slash_error(scope) if scope["type"] == "http" else None
-            if rejected is None:
-                await self.inner(scope, receive, send)
-                return
-            route = ("reject", None, None)
+            await self.inner(scope, receive, send)
+            return
+        if rejected is not None:
 
             async def reject(core: App, r: _Request) -> Any:
                 raise rejected

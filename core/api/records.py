@@ -21,6 +21,7 @@ MISSING_COLLECTION = "Missing collection context."
 # create and update look the collection up first for their body limit (dynamicCollectionBodyLimit)
 MISSING_WRITE_COLLECTION = "Missing or invalid collection context."
 _RAW_ROUTE = re.compile(rb"/api/collections/([^/]+)/records(?:/([^/]+))?/?")
+_DECODED_ROUTE = re.compile(r"/api/collections/.+/records(?:/.*)?")
 _ENCODED_SLASH = re.compile(rb"%2f", re.IGNORECASE)
 FILE_NOT_FOUND = "File not found."
 
@@ -33,17 +34,24 @@ def encoded_slash_error(scope: Mapping[str, Any]) -> ApiError | None:
     and no collection or record has a slash in its name or id; the messages are the binary's.
     """
     raw = scope.get("raw_path") or b""
-    if b"%" not in raw:
+    if b"%" not in raw or not _ENCODED_SLASH.search(raw):
         return None
     match = _RAW_ROUTE.fullmatch(raw.split(b"?", 1)[0])
-    if match is None or not any(p and _ENCODED_SLASH.search(p) for p in match.groups()):
+    if match is None:
+        # the slash is elsewhere (`/records%2FID`): decoded, the path may pass for a record route,
+        # but PocketBase has none for it
+        return _not_found(scope) if _DECODED_ROUTE.fullmatch(scope["path"]) else None
+    if not any(p and _ENCODED_SLASH.search(p) for p in match.groups()):
         return None
     collection, record_id = (unquote_to_bytes(p) if p else None for p in match.groups())
     if collection is not None and b"/" in collection:
         return ApiError(404, FILE_NOT_FOUND if collection == b"/" else MISSING_COLLECTION)
-    if record_id == b"/" and scope["method"] in ("GET", "HEAD"):
-        return ApiError(404, FILE_NOT_FOUND)
-    return ApiError(404)
+    return _not_found(scope) if record_id == b"/" else ApiError(404)
+
+
+def _not_found(scope: Mapping[str, Any]) -> ApiError:
+    # the binary answers its router's "File not found." to reads, the default 404 to writes
+    return ApiError(404, FILE_NOT_FOUND) if scope["method"] in ("GET", "HEAD") else ApiError(404)
 
 
 def _collection(request: Request[Any, Any, Any], missing: str = MISSING_COLLECTION) -> Collection:

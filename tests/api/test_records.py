@@ -589,6 +589,8 @@ WRITE = [
             ("GET", "/%2fpost1aaaaaaaaaa", "The requested resource wasn't found."),
             ("PATCH", "/post1aaaaaaaaaa%2F", "The requested resource wasn't found."),
             ("DELETE", "/post1aaaaaaaaaa%2F", "The requested resource wasn't found."),
+            ("GET", "%2Fpost1aaaaaaaaaa", "File not found."),
+            ("PATCH", "%2Fpost1aaaaaaaaaa", "The requested resource wasn't found."),
         )
     ),
     *(
