@@ -15,6 +15,11 @@ DEFAULT_MESSAGES = {
 }
 
 
+# a write that failed because the disk (or the quota) is full: a server error, not bad input
+STORAGE_FULL_STATUS = 507
+STORAGE_FULL = "The server's storage is full, so the change was not saved. Try again once space is freed."
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str | None = None, data: dict[str, Any] | None = None):
         self.status = status
@@ -24,6 +29,14 @@ class ApiError(Exception):
 
     def to_json(self) -> dict[str, Any]:
         return {"data": self.data, "message": self.message, "status": self.status}
+
+
+def storage_full() -> ApiError:
+    return ApiError(STORAGE_FULL_STATUS, STORAGE_FULL)
+
+
+def is_storage_full_error(exc: BaseException) -> bool:
+    return isinstance(exc, ApiError) and exc.status == STORAGE_FULL_STATUS
 
 
 def bad_request(message: str | None = None, data: dict[str, Any] | None = None) -> ApiError:

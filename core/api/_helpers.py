@@ -5,11 +5,11 @@ Not a route module (the leading underscore keeps route discovery away from it).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from litestar import Request
 
+from core.api._body import UNSUPPORTED
 from core.api.common import read_body
 from core.errors import ApiError
 from core.store.record_view import FieldsSpec
@@ -18,23 +18,15 @@ LOAD_FAILED = "An error occurred while loading the submitted data."
 
 
 async def read_json_object(request: Request[Any, Any, Any], message: str = LOAD_FAILED) -> dict[str, Any]:
-    """The body as an object; anything else is PocketBase's 400 "failed to load" with `message`."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        try:
-            return await read_body(request)
-        except ApiError:
-            raise ApiError(400, message) from None
-    raw = await request.body()
-    if not raw.strip():
-        return {}
+    """The body as an object; a body that cannot be read is PocketBase's 400 "failed to load"
+    with `message`, except the router's own answers, which PocketBase passes through
+    (firstApiError): a body over the size limit (413) and an unsupported Content-Type."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return await read_body(request)
+    except ApiError as e:
+        if e.status == 413 or e.message == UNSUPPORTED:
+            raise
         raise ApiError(400, message) from None
-    if not isinstance(data, dict):
-        raise ApiError(400, message)
-    return data
 
 
 def pick_fields(request: Request[Any, Any, Any], data: Any) -> Any:

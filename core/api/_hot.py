@@ -11,7 +11,6 @@ trailing slash. Not a route module (the underscore keeps discovery away).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -21,7 +20,9 @@ from typing import Any
 import msgspec
 from litestar._parsers import parse_query_string  # Litestar's own parser: identical query semantics
 
+from core.api._body import TOO_LARGE, check_declared_length, parse_json_object, record_body_limit
 from core.api._request_log import record_request
+from core.api.records import encoded_slash_error
 from core.app import App
 from core.errors import ApiError
 from core.lifecycle import lifecycle_of
@@ -37,7 +38,6 @@ _ROUTE = re.compile(r"/api/collections/([^/]+)/records(?:/([^/]+))?")
 # (method, has a record id): the route handlers below
 _KINDS = {("GET", False): "list", ("GET", True): "view", ("POST", False): "create"}
 _KINDS |= {("PATCH", True): "update", ("DELETE", True): "delete"}
-MAX_BODY = 64 * 1024 * 1024  # Litestar's request_max_body_size in build_asgi
 _FORM_TYPES = ("multipart/", "application/x-www-form-urlencoded")
 
 # plain ASGI, loosely typed: Litestar's TypedDicts cover every scope kind, this file only http
@@ -59,16 +59,21 @@ _CORS = [
 class _Request:
     """What a hot route needs of the request, decoded once."""
 
-    __slots__ = ("scope", "receive", "collection", "record_id", "headers", "pairs", "auth")
+    __slots__ = ("scope", "receive", "_collection", "record_id", "headers", "pairs", "auth")
 
-    def __init__(self, scope: Scope, receive: Receive, collection: Collection, record_id: str | None):
+    def __init__(self, scope: Scope, receive: Receive, collection: Collection | None, record_id: str | None):
         self.scope = scope
         self.receive = receive
-        self.collection = collection
+        self._collection = collection
         self.record_id = record_id
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.pairs = parse_query_string(scope.get("query_string", b""))
         self.auth: Any = ...  # not resolved yet (a bad body fails before the auth is read)
+
+    @property
+    def collection(self) -> Collection:
+        assert self._collection is not None  # only a rejected request has none
+        return self._collection
 
     def param(self, name: str) -> str:
         for key, value in self.pairs:
@@ -91,10 +96,9 @@ class _Request:
         return RecordView(self.param("expand"), FieldsSpec.parse(self.param("fields")))
 
     async def json_body(self) -> dict[str, Any]:
-        """The JSON object body, read the way core.api.common.read_body reads it."""
-        declared = self.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            raise ApiError(413, "Request entity too large.")
+        """The JSON object body, read as core.api._body reads it on the Litestar path."""
+        limit = record_body_limit(self.collection)
+        check_declared_length(self.headers, limit)
         chunks: list[Any] = []
         size = 0
         while True:
@@ -103,21 +107,12 @@ class _Request:
                 raise ApiError(400)
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > MAX_BODY:
-                raise ApiError(413, "Request entity too large.")
+            if size > limit:
+                raise ApiError(413, TOO_LARGE)
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
-        raw = b"".join(chunks)
-        if not raw.strip():
-            return {}
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400) from None
-        if not isinstance(data, dict):
-            raise ApiError(400)
-        return data
+        return parse_json_object(b"".join(chunks), self.headers.get("content-type", ""))
 
 
 async def _list(core: App, r: _Request) -> Any:
@@ -151,7 +146,14 @@ async def _delete(core: App, r: _Request) -> Any:
     return None
 
 
-_HANDLERS = {"list": _list, "view": _view, "create": _create, "update": _update, "delete": _delete}
+Handler = Callable[[App, "_Request"], Awaitable[Any]]
+_HANDLERS: dict[str, Handler] = {
+    "list": _list,
+    "view": _view,
+    "create": _create,
+    "update": _update,
+    "delete": _delete,
+}
 
 
 class HotRoutes:
@@ -161,7 +163,7 @@ class HotRoutes:
         self.core = core
         self.inner: ASGIApp = inner
 
-    def _route(self, scope: Scope) -> tuple[str, Collection, str | None] | None:
+    def _route(self, scope: Scope) -> tuple[str, Collection | None, str | None] | None:
         if scope["type"] != "http":
             return None
         match = _ROUTE.fullmatch(scope["path"])
@@ -188,19 +190,28 @@ class HotRoutes:
         sync = self.core.store.sync
         if sync.stale():  # the route depends on the collections another worker may have changed
             await sync.catch_up()
-        route = self._route(scope)
+        rejected = encoded_slash_error(scope) if scope["type"] == "http" else None
+        route = self._route(scope) if rejected is None else ("reject", None, None)
         if route is None:
             await self.inner(scope, receive, send)
             return
+        if rejected is not None:
+
+            async def reject(core: App, r: _Request) -> Any:
+                raise rejected
+
+            handler: Handler = reject
+        else:
+            handler = _HANDLERS[route[0]]
         kind, col, record_id = route
         async with lifecycle_of(self.core).lease():
-            await self._serve(kind, _Request(scope, receive, col, record_id), send)
+            await self._serve(kind, handler, _Request(scope, receive, col, record_id), send)
 
-    async def _serve(self, kind: str, r: _Request, send: Send) -> None:
+    async def _serve(self, kind: str, handler: Handler, r: _Request, send: Send) -> None:
         started = time.perf_counter()
         error: dict[str, Any] | None = None
         try:
-            result = await _HANDLERS[kind](self.core, r)
+            result = await handler(self.core, r)
             status, body = (204, b"") if kind == "delete" else (200, _encoder.encode(result))
         except ApiError as exc:
             error = exc.to_json()

@@ -65,8 +65,8 @@ async def batch(request: Request[Any, Any, Any]) -> Response[bytes]:
     max_requests = int(settings.get("maxRequests") or 0)
     if not settings.get("enabled") or max_requests <= 0:
         raise ApiError(403, "Batch requests are not allowed.")
-    await _check_body_size(request, int(settings.get("maxBodySize") or 0) or DEFAULT_MAX_BODY)
-    subs = _parse(await _read(request), max_requests)
+    limit = int(settings.get("maxBodySize") or 0) or DEFAULT_MAX_BODY
+    subs = _parse(await _read(request, limit), max_requests)
     auth = await current_auth(request)
     base_headers = {header_key(k): v for k, v in request.headers.items()}
     timeout = float(settings.get("timeout") or 0) or DEFAULT_TIMEOUT
@@ -89,18 +89,14 @@ async def batch(request: Request[Any, Any, Any]) -> Response[bytes]:
     return json_response(results)
 
 
-async def _check_body_size(request: Request[Any, Any, Any], limit: int) -> None:
-    declared = request.headers.get("content-length")
-    too_large = declared is not None and declared.isdigit() and int(declared) > limit
-    if too_large or len(await request.body()) > limit:
-        raise ApiError(413, "Request entity too large.")
-
-
-async def _read(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def _read(request: Request[Any, Any, Any], limit: int) -> dict[str, Any]:
+    """The body, read up to `limit` bytes: a larger one (chunked too) stops there with a 413."""
     try:
-        return await read_body(request)
-    except ApiError:
-        raise ApiError(400, "Failed to read the submitted batch data.")
+        return await read_body(request, limit)
+    except ApiError as e:
+        if e.status == 413:
+            raise
+        raise ApiError(400, "Failed to read the submitted batch data.") from None
 
 
 def _parse(data: dict[str, Any], max_requests: int) -> list[SubRequest]:
@@ -158,7 +154,7 @@ def _attach_files(data: dict[str, Any], subs: list[SubRequest]) -> None:
             continue
         # PocketBase re-submits each file to the sub-request under its generated name, which is
         # then named again: a batch upload of `a.txt` is stored as `a<rand>_<rand>_<rand>.txt`
-        renamed = [UploadedFile(f.name, f.content_type, f.data) for f in files]
+        renamed = [f.renamed() for f in files]
         subs[index].body.setdefault(m.group(3), [])
         target = subs[index].body[m.group(3)]
         subs[index].body[m.group(3)] = [*(target if isinstance(target, list) else [target]), *renamed]

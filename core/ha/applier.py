@@ -136,6 +136,8 @@ class Applier:
                 else:
                     self._apply_changes(seq, entry.changeset, conflicts)
                 self.conn.execute(f"UPDATE `{STATE_TABLE}` SET `seq` = ? WHERE `id` = 1", (seq,))
+        except apsw.FullError:
+            raise  # not this entry's fault: applying it again works once space is freed
         except apsw.Error as exc:
             raise ApplyError(seq, f"{type(exc).__name__}: {exc}") from None
         tags = dict(entry.tags)

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import apsw
 
-from core.errors import ApiError
+from core.errors import ApiError, storage_full
 from core.ha.applier import Applier, ApplyError, Mode, read_state
 from core.ha.changelog import Changelog, ChangelogError, Follower, Message, WrongLastSequence
 from core.ha.entry import Entry, encode
@@ -123,6 +123,8 @@ class Replicator:
             except ChangelogError as exc:
                 log.warning("HA: catching up failed: %s", exc)
                 raise ApiError(503, UNAVAILABLE) from None
+            except apsw.FullError:
+                raise storage_full() from None
             except ApplyError as exc:
                 self.stalled = str(exc)
                 log.error("HA: stopped applying the changelog at %s", exc)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.errors import is_storage_full_error
 from core.logs.store import LogsDB
 from core.store.times import format_dt
 
@@ -104,7 +105,9 @@ class LogsService:
                 return 0
             try:
                 self.db.insert_sync(batch)
-            except Exception:
+            except Exception as e:
+                if is_storage_full_error(e):
+                    return 0  # the database logged the full disk once; no traceback per flush
                 log.exception("failed to write %d request logs", len(batch))
                 return 0
             return len(batch)

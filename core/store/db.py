@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import queue
 import random
@@ -25,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 import apsw
 
-from core.errors import ApiError
+from core.errors import ApiError, storage_full
 from core.store.shared import WriterLock, writer_lock_for
 
 log = logging.getLogger("core.store")
@@ -113,6 +114,14 @@ class _Outcome:
     ctx: WriteContext
 
 
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or a file write (an upload) that found no space."""
+    return isinstance(exc, apsw.FullError) or (isinstance(exc, OSError) and exc.errno in _NO_SPACE)
+
+
 def _undo(ctx: WriteContext) -> None:
     for undo in ctx.on_rollback:
         try:
@@ -187,6 +196,7 @@ class Database:
         self.replicator: Replicator | None = None
         self._lock: WriterLock | None = None
         self._carry: _Job | None = None  # a schema write that ended the previous group
+        self._full = False  # the last write found the disk full (logged once, until one succeeds)
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -325,7 +335,8 @@ class Database:
         except WriteConflict:
             self._abandon(conn, outcomes)
             raise
-        except BaseException as exc:  # noqa: BLE001 - every job of the group gets the error
+        except BaseException as raised:  # noqa: BLE001 - every job of the group gets the error
+            exc = self._as_storage_full(raised)
             changeset = b""
             self._abandon(conn, outcomes)
             done = {id(o.job) for o in outcomes}
@@ -336,11 +347,25 @@ class Database:
         finally:
             if session is not None:
                 session.close()
+        wrote = bool(changeset) or (not self._changesets and any(o.error is None for o in outcomes))
+        if self._full and wrote:
+            self._full = False
+            log.warning("storage of %s has space again: writes succeed", self.path.name)
         tags = _merged_tags(o.ctx.tags for o in outcomes if o.error is None)
         changes = [Change(changeset, tags)] if (changeset or tags) and not replayed else []
         for change in changes:
             self._run_hooks(self.commit_hooks, change, "commit hook failed")
         return outcomes, changes
+
+    def _as_storage_full(self, exc: BaseException) -> BaseException:
+        """A full disk as the API's storage-full error, logged once at ERROR until a write
+        succeeds again (not once per failing request, nor with a traceback)."""
+        if not is_storage_full(exc):
+            return exc
+        if not self._full:
+            self._full = True
+            log.error("storage of %s is full: writes fail until space is freed (%s)", self.path.name, exc)
+        return storage_full()
 
     @staticmethod
     def _abandon(conn: apsw.Connection, outcomes: list[_Outcome]) -> None:
@@ -378,7 +403,7 @@ class Database:
                 conn.execute("ROLLBACK TO write")
                 conn.execute("RELEASE write")
             _undo(ctx)
-            return _Outcome(job, None, exc, ctx)
+            return _Outcome(job, None, self._as_storage_full(exc), ctx)
 
     def _deliver(self, outcomes: list[_Outcome], changes: list[Change]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}

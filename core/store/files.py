@@ -12,8 +12,13 @@ import re
 import secrets
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
-SAFE_PART = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# the characters a stored filename can have (filesystem.normalizeName keeps `* + = #` in extensions)
+SAFE_PART = re.compile(r"^[A-Za-z0-9_.\-*+=#]+$")
+
+
+COPY_CHUNK = 1 << 20
 
 
 def _check(*parts: str) -> None:
@@ -34,7 +39,7 @@ class FileStorage:
         _check(collection_id, record_id, name, size)
         return self.root / collection_id / record_id / f"thumbs_{name}" / f"{size}_{name}"
 
-    def save(self, collection_id: str, record_id: str, name: str, data: bytes) -> None:
+    def save(self, collection_id: str, record_id: str, name: str, data: bytes | BinaryIO) -> None:
         write_atomic(self.path(collection_id, record_id, name), data)
 
     def exists(self, collection_id: str, record_id: str, name: str) -> bool:
@@ -59,13 +64,19 @@ class FileStorage:
             shutil.rmtree(self.root / collection_id, ignore_errors=True)
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write through a temp file and rename: a reader never sees half a file."""
+def write_atomic(target: Path, data: bytes | BinaryIO) -> None:
+    """Write through a temp file and rename: a reader never sees half a file.
+
+    `data` is the bytes or a file to copy from its current position (an upload spooled to disk
+    is copied in chunks, never read whole)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            if isinstance(data, bytes | bytearray):
+                fh.write(data)
+            else:
+                shutil.copyfileobj(data, fh, COPY_CHUNK)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

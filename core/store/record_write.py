@@ -125,8 +125,8 @@ class RecordWriter:
             names: list[str] = []
             for item in items:
                 if isinstance(item, UploadedFile):
-                    name = item.name or stored_name(item.filename, item.data)
-                    self.storage.save(col.id, record_id, name, item.data)
+                    name = item.name or stored_name(item.filename, item.head())
+                    self.storage.save(col.id, record_id, name, item.reader())
                     self.ctx.on_rollback.append(partial(self.storage.delete, col.id, record_id, name))
                     names.append(name)
                 else:
@@ -266,7 +266,8 @@ class RecordWriter:
                 old[f.name] = raw_old.get(f.name, "")
         values = dict(old)
         errors: dict[str, Any] = {}
-        clean = {k: v for k, v in body.items() if k not in META_KEYS and k != "id"}
+        # a submitted `id` stays: the id field's validation refuses a change (validation_pk_change)
+        clean = {k: v for k, v in body.items() if k not in META_KEYS}
         if col.is_auth:
             self._auth_update_guards(col, record_id, raw_old, clean, errors)
         self._apply_body(col, values, clean, errors)

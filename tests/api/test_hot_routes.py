@@ -161,7 +161,9 @@ async def test_oversized_and_cut_bodies(client: Any, tokens: dict[str, str]) -> 
 
 async def test_hot_requests_are_logged(client: Any, app: App, tokens: dict[str, str]) -> None:
     await client.get(P + "/post2bbbbbbbbbb?fields=id", headers={"Authorization": tokens["user1"]})
-    await client.post(P, content=b"{", headers={"Authorization": tokens["user2"]})
+    await client.post(
+        P, content=b"{", headers={"Authorization": tokens["user2"], "Content-Type": "application/json"}
+    )
     flush_logs(app)
     rows = app.services["logs"].db.db.read_sync(
         lambda c: [json.loads(r[0]) for r in c.execute("SELECT data FROM _logs ORDER BY rowid")]

@@ -15,6 +15,16 @@ def _post_count(expected: int):
     return check
 
 
+def _title_of(record_id: str, expected: str):
+    def check(app, resp) -> None:
+        row = app.store.db.read_sync(
+            lambda c: c.execute("SELECT title FROM posts WHERE id = ?", (record_id,)).fetchone()
+        )
+        assert row is not None and row[0] == expected
+
+    return check
+
+
 LIST = [
     Scenario(
         "missing collection",
@@ -453,6 +463,156 @@ WRITE = [
         auth="user1",
         body={"password": "newpassword1", "passwordConfirm": "newpassword1"},
         contains=['"oldPassword":{'],
+    ),
+    # bad input (issue 12): PocketBase 0.40.6's answers; a 4xx leaves nothing behind
+    Scenario(
+        "update cannot change the id",
+        "PATCH",
+        P + "/post1aaaaaaaaaa",
+        400,
+        auth="user1",
+        body={"id": "otherid12345678", "title": "moved"},
+        contains=[
+            '"message":"Failed to update record."',
+            '"id":{"code":"validation_pk_change","message":"The record primary key cannot be changed."}',
+        ],
+        after=_title_of("post1aaaaaaaaaa", "Hello world"),
+    ),
+    Scenario(
+        "update may repeat its own id",
+        "PATCH",
+        P + "/post1aaaaaaaaaa",
+        200,
+        auth="user1",
+        body={"id": "post1aaaaaaaaaa", "title": "same"},
+        contains=['"id":"post1aaaaaaaaaa"', '"title":"same"'],
+    ),
+    Scenario(
+        "user cannot change its id",
+        "PATCH",
+        "/api/collections/users/records/user1aaaaaaaaaa",
+        400,
+        auth="user1",
+        body={"id": "otheruser123456"},
+        contains=['"id":{"code":"validation_pk_change"'],
+    ),
+    Scenario(
+        "json with a byte order mark",
+        "POST",
+        P,
+        400,
+        auth="user1",
+        body=b'\xef\xbb\xbf{"title": "bom", "author": "user1aaaaaaaaaa"}',
+        contains=['"message":"Something went wrong while processing your request."'],
+        after=_post_count(4),
+    ),
+    Scenario(
+        "json sent as text/plain",
+        "POST",
+        P,
+        400,
+        auth="user1",
+        body='{"title": "plain", "author": "user1aaaaaaaaaa"}',
+        headers={"Content-Type": "text/plain"},
+        contains=['"message":"Unsupported Content-Type."'],
+        after=_post_count(4),
+    ),
+    Scenario(
+        "json sent without a content type",
+        "PATCH",
+        P + "/post1aaaaaaaaaa",
+        400,
+        auth="user1",
+        body='{"title": "plain"}',
+        headers={"Content-Type": ""},
+        contains=['"message":"Unsupported Content-Type."'],
+        after=_title_of("post1aaaaaaaaaa", "Hello world"),
+    ),
+    Scenario(
+        "json with a charset and trailing text",
+        "POST",
+        P,
+        200,
+        auth="user1",
+        body='{"title": "cs", "author": "user1aaaaaaaaaa"} trailing',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        contains=['"title":"cs"'],
+        after=_post_count(5),
+    ),
+    Scenario(
+        "json of only spaces",
+        "POST",
+        P,
+        400,
+        auth="user1",
+        body="   ",
+        after=_post_count(4),
+    ),
+    *(
+        Scenario(
+            f"@jsonPayload {payload}",
+            "POST",
+            P,
+            400,
+            auth="user1",
+            multipart={"@jsonPayload": (None, payload), "title": (None, "x")},
+            contains=['"message":"Something went wrong while processing your request."'],
+            after=_post_count(4),
+        )
+        for payload in ("[1, 2]", '"text"', "null", "{bad")
+    ),
+    Scenario(
+        "multipart create with an unknown expand",
+        "POST",
+        P + "?expand=nope,author.nope,title",
+        200,
+        auth="user1",
+        multipart={"title": (None, "x"), "author": (None, "user1aaaaaaaaaa")},
+        contains=['"title":"x"', '"expand":{"author":{'],
+        not_contains=['"nope"'],
+        after=_post_count(5),
+    ),
+    *(
+        Scenario(
+            f"{method} {path} (encoded slash)",
+            method,
+            P + path,
+            404,
+            auth="superuser",
+            body={} if method == "PATCH" else None,
+            contains=[f'"message":"{message}"'],
+            after=_post_count(4),
+        )
+        for method, path, message in (
+            ("GET", "/%2F", "File not found."),
+            ("GET", "/post1aaaaaaaaaa%2F", "The requested resource wasn't found."),
+            ("GET", "/%2fpost1aaaaaaaaaa", "The requested resource wasn't found."),
+            ("PATCH", "/post1aaaaaaaaaa%2F", "The requested resource wasn't found."),
+            ("DELETE", "/post1aaaaaaaaaa%2F", "The requested resource wasn't found."),
+            ("GET", "%2Fpost1aaaaaaaaaa", "File not found."),
+            ("PATCH", "%2Fpost1aaaaaaaaaa", "The requested resource wasn't found."),
+        )
+    ),
+    *(
+        Scenario(
+            f"{method} into a missing collection",
+            method,
+            url,
+            404,
+            body={"title": "x"},
+            contains=['"message":"Missing or invalid collection context."'],
+        )
+        for method, url in (
+            ("POST", "/api/collections/nope/records"),
+            ("PATCH", "/api/collections/nope/records/x"),
+        )
+    ),
+    Scenario(
+        "collection with an encoded slash",
+        "GET",
+        "/api/collections/posts%2F/records",
+        404,
+        contains=['"message":"Missing collection context."'],
     ),
 ]
 

@@ -306,6 +306,26 @@ async def test_multipart_files(
     assert app.store.storage.path(col.id, first["id"], first["f"][0]).read_bytes() == b"aaa"
 
 
+async def test_large_batch_upload_is_saved_whole(
+    client: AsyncTestClient[Any], app: App, tokens: dict[str, str], enabled: None
+) -> None:
+    """Past 1 MB the parser spools an upload to disk; the sub-request copies it from there."""
+    su = {"Authorization": tokens["superuser"]}
+    bt = {"name": "bt", "type": "base", "fields": [{"name": "f", "type": "file", "maxSize": 10 << 20}]}
+    assert (await client.post("/api/collections", headers=su, json=bt)).status_code == 200
+    content = bytes(range(256)) * (12 << 10)  # 3 MB
+    payload = {"requests": [req("POST", "/api/collections/bt/records", {})]}
+    resp = await client.post(
+        P,
+        headers=su,
+        data={"@jsonPayload": json.dumps(payload)},
+        files=[("requests.0.f", ("big.bin", content, "application/octet-stream"))],
+    )
+    assert resp.status_code == 200, resp.text
+    record = resp.json()[0]["body"]
+    assert app.store.storage.path(record["collectionId"], record["id"], record["f"]).read_bytes() == content
+
+
 async def test_failed_multipart_batch_leaves_no_files(
     client: AsyncTestClient[Any], app: App, tokens: dict[str, str], enabled: None
 ) -> None:

@@ -7,10 +7,12 @@ record does not have is rejected: new files can only arrive as uploads.
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from core.store.fields.base import (
     MAX_SAFE_JSON_INT,
@@ -23,7 +25,7 @@ from core.store.fields.base import (
 )
 from core.store.fields.cast import go_json_dumps, go_quote, to_unique_string_slice
 from core.store.fields.listvalue import ListFieldType, is_multi, max_select
-from core.store.fields.mimesniff import detect
+from core.store.fields.mimesniff import READ_LIMIT, detect
 from core.store.schema import Collection, Field
 
 DEFAULT_MAX_SIZE = 5 << 20
@@ -64,20 +66,27 @@ def snakecase(text: str) -> str:
     return "_".join(words).lower()
 
 
-def stored_name(original: str, data: bytes = b"") -> str:
-    """PocketBase's stored filename: `<snake_case base>_<10 random [a-z0-9]><ext>`.
+MAX_NAME_INPUT = 300
 
-    A base shorter than 3 characters gets 10 more random characters, a longer one is cut at
-    100; the extension keeps its case, loses odd characters and at most its last 20 survive.
-    Without an extension, one is derived from the content (`data`), as PocketBase sniffs it.
+
+def stored_name(original: str, head: bytes = b"") -> str:
+    """PocketBase's stored filename (filesystem.normalizeName): `<snake_case base>_<10 random><ext>`.
+
+    Of a long name only the last 300 characters count. The extension keeps its case and the
+    characters `\\w . * - + = #`, loses leading and trailing dots, and at most its last 20
+    survive; without one it is derived from the content (`head`, the first bytes), as PocketBase
+    sniffs it. A base shorter than 3 characters gets 10 more random characters, a longer one is
+    cut at 100.
     """
+    if len(original) > MAX_NAME_INPUT:
+        original = original[-MAX_NAME_INPUT:]
     original_ext = _extension(original)
-    ext = _EXT_INVALID.sub("", original_ext)
-    if not ext and data:
-        ext = detect(data).extension
+    ext = "." + _EXT_INVALID.sub("", original_ext).strip(".")
+    if ext == ".":
+        ext = detect(head).extension
     if len(ext) > 20:
-        ext = "." + ext[-20:]
-    base = snakecase(original[: len(original) - len(original_ext)] if original_ext else original)
+        ext = "." + ext[-20:].strip(".")
+    base = snakecase((original[: len(original) - len(original_ext)] if original_ext else original).strip("."))
     if len(base) < 3:
         base += random_string(10)
     elif len(base) > 100:
@@ -87,18 +96,43 @@ def stored_name(original: str, data: bytes = b"") -> str:
 
 @dataclass
 class UploadedFile:
+    """A new upload. Small ones (an OAuth2 avatar) hold their bytes in `data`; request uploads
+    stay in the temporary file the multipart parser wrote (`spool`), so a large upload is
+    never held in memory whole."""
+
     filename: str  # as the client named it
     content_type: str
-    data: bytes
+    data: bytes = b""
     name: str = ""  # the stored name; generated from filename when left empty
+    spool: BinaryIO | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
-            self.name = stored_name(self.filename, self.data)
+            self.name = stored_name(self.filename, self.head())
+
+    def head(self, size: int = READ_LIMIT) -> bytes:
+        """The first bytes, for content sniffing."""
+        if self.spool is None:
+            return self.data[:size]
+        self.spool.seek(0)
+        return self.spool.read(size)
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        if self.spool is None:
+            return len(self.data)
+        return self.spool.seek(0, os.SEEK_END)
+
+    def reader(self) -> BinaryIO:
+        """The content from its start."""
+        if self.spool is None:
+            return io.BytesIO(self.data)
+        self.spool.seek(0)
+        return self.spool
+
+    def renamed(self) -> UploadedFile:
+        """The same content submitted again under its stored name (a batch sub-request)."""
+        return UploadedFile(self.name, self.content_type, self.data, spool=self.spool)
 
 
 FileItem = UploadedFile | str
@@ -182,7 +216,7 @@ class FileType(ListFieldType):
         allowed = [str(t) for t in field.opt("mimeTypes") or []]
         if allowed:
             # the type is sniffed from the bytes; the client's Content-Type is not trusted
-            sniffed = detect(upload.data)
+            sniffed = detect(upload.head())
             if not any(sniffed.is_(t) for t in allowed):
                 raise FieldError(
                     "validation_invalid_mime_type",

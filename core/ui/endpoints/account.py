@@ -85,7 +85,7 @@ def _profile_body(fields: list[Any], posted: dict[str, Any]) -> dict[str, Any]:
             files = [
                 v for v in (value if isinstance(value, list) else [value]) if isinstance(v, UploadedFile)
             ]
-            files = [v for v in files if v.data]
+            files = [v for v in files if v.size]
             if files:
                 body[f.name] = files[0]
         elif isinstance(value, str):
