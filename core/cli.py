@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--server", choices=("granian", "uvicorn"), default=None, help="ASGI server (default granian)"
     )
+    serve.add_argument(
+        "--origins",
+        default=None,
+        metavar="LIST",
+        help="CORS allowed origins, comma separated (default *) [env CORE_ORIGINS]",
+    )
     serve.add_argument("--dev", action="store_true", help="verbose logs")
     serve.add_argument(
         "--workers",
@@ -80,10 +86,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_superuser(args: argparse.Namespace) -> int:
-    from core import superusers
+    from core import datadir, superusers
     from core.store.store import Store
 
     settings = Settings.from_args(args)
+    datadir.prepare(settings.data_dir, settings.pb_dir)
     store = Store(settings.pb_dir)
     store.open()
     try:
