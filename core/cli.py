@@ -24,7 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="start the web server (and the embedded NATS server)")
-    serve.add_argument("--http", default=None, help=f"TCP address to listen on (default {DEFAULT_HTTP})")
+    serve.add_argument(
+        "--http",
+        default=None,
+        help=f"TCP address to listen on: HOST:PORT, [IPV6]:PORT, :PORT (every interface), HOST or PORT "
+        f"(default {DEFAULT_HTTP}) [env CORE_POCKETBASE_HTTP]",
+    )
     serve.add_argument("--dir", default=None, help=f"data directory (default {DEFAULT_DIR})")
     serve.add_argument(
         "--server", choices=("granian", "uvicorn"), default=None, help="ASGI server (default granian)"

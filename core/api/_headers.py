@@ -29,8 +29,10 @@ SECURITY_HEADERS = [
     (b"x-xss-protection", b"1; mode=block"),
 ]
 ALLOW_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
+_SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 _VARY_ORIGIN = (b"vary", b"Origin")
 _ALWAYS = [_VARY_ORIGIN, *SECURITY_HEADERS]
+_MAX_CACHED_ORIGINS = 1024
 _MAX_PATTERN_ORIGIN = 253 + 3 + 5  # a host name, "://" and a port: longer origins skip the patterns
 
 
@@ -80,27 +82,45 @@ class ResponseHeaders:
     def __init__(self, inner: ASGIApp, origins: Sequence[str]) -> None:
         self.inner = inner
         self.policy = CorsPolicy(origins)
+        # the headers added for each `Origin` seen (a browser app sends the same few): matching
+        # origins per request cost more than the rest of this wrapper
+        self._extra: dict[bytes, list[tuple[bytes, bytes]]] = {b"": _ALWAYS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
         origin = _header(scope, b"origin")
-        allowed = self.policy.allowed(origin.decode("latin-1")) if origin else None
         if scope["method"] == "OPTIONS":
-            await _preflight(scope, allowed, send)
+            await _preflight(scope, self.policy.allowed(origin.decode("latin-1")) if origin else None, send)
             return
-        extra = _ALWAYS if allowed is None else [(b"access-control-allow-origin", allowed.encode()), *_ALWAYS]
+        extra = self._extra.get(origin)
+        if extra is None:
+            extra = self._extra_for(origin)
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                # a route's own choice wins (the /ds pages deny framing altogether): one value each
-                own = {name.lower() for name, _ in headers}
-                message["headers"] = headers + [h for h in extra if h[0] not in own or h[0] == b"vary"]
+                message["headers"] = _merged(message.get("headers") or (), extra)
             await send(message)
 
         await self.inner(scope, receive, send_with_headers)
+
+    def _extra_for(self, origin: bytes) -> list[tuple[bytes, bytes]]:
+        allowed = self.policy.allowed(origin.decode("latin-1"))
+        extra = _ALWAYS if allowed is None else [(b"access-control-allow-origin", allowed.encode()), *_ALWAYS]
+        if len(self._extra) < _MAX_CACHED_ORIGINS:
+            self._extra[origin] = extra
+        return extra
+
+
+def _merged(headers: Any, extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` + `extra`; a security header the route set itself wins (the /ds pages deny
+    framing altogether), so each goes out once. ASGI header names are lower case."""
+    for name, _ in headers:
+        if name in _SECURITY_NAMES:
+            own = {n for n, _ in headers}
+            return [*headers, *(h for h in extra if h[0] not in own)]
+    return [*headers, *extra]
 
 
 async def _preflight(scope: Scope, allowed: str | None, send: Send) -> None:
