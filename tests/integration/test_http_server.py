@@ -76,17 +76,22 @@ def test_idle_keep_alive_is_closed(server: ServerProcess) -> None:
         assert received.endswith(b'"data":{}}')
 
 
+def _core_with_nofile(tmp_path: Path, nofile: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """`core serve` started under `prlimit --nofile=SOFT:HARD` (prlimit execs it: same pid)."""
+    port = free_port()
+    data = tmp_path / "data"
+    nats = ["--nats-port", str(free_port()), "--nats-leaf-port", str(free_port()), "--nats-monitor-port", "0"]
+    argv = ["prlimit", f"--nofile={nofile}", sys.executable, "-m", "core", "serve"]
+    argv += ["--http", f"127.0.0.1:{port}", "--dir", str(data), *nats]
+    child_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+    return ServerProcess("core", argv, data, port, env=child_env, cwd=tmp_path).start()
+
+
 def test_silent_connections_beyond_the_fd_limit_do_not_lock_clients_out(tmp_path: Path) -> None:
     """Hold more silent connections than the server may open files (soft = hard limit, so core
     cannot lift it): they are closed at the read timeout and the server accepts again."""
-    port = free_port()
-    data = tmp_path / "data"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CORE_HTTP_READ_TIMEOUT": READ_TIMEOUT}
-    nats = ["--nats-port", str(free_port()), "--nats-leaf-port", str(free_port()), "--nats-monitor-port", "0"]
-    argv = ["prlimit", "--nofile=256:256", sys.executable, "-m", "core", "serve"]
-    argv += ["--http", f"127.0.0.1:{port}", "--dir", str(data), *nats]
-    with ServerProcess("core", argv, data, port, env=env, cwd=tmp_path).start() as proc:
-        held = [socket.create_connection(("127.0.0.1", port), timeout=GIVE_UP) for _ in range(400)]
+    with _core_with_nofile(tmp_path, "256:256", {"CORE_HTTP_READ_TIMEOUT": READ_TIMEOUT}) as proc:
+        held = [socket.create_connection(("127.0.0.1", proc.port), timeout=GIVE_UP) for _ in range(400)]
         try:
             closed_by_server = 0
             for sock in held:
@@ -202,3 +207,11 @@ def test_after_sigterm_keep_alive_answers_say_connection_close(tmp_path: Path) -
         conn.close()
         code = proc.stop(timeout=GIVE_UP)
     assert code == 0
+
+
+def test_open_files_soft_limit_is_raised_to_the_hard_one(tmp_path: Path) -> None:
+    """As Go raises it for PocketBase: a soft limit of 1024 is a few hundred idle clients."""
+    with _core_with_nofile(tmp_path, "256:4096") as proc:
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+    line = next(row for row in limits.splitlines() if row.startswith("Max open files"))
+    assert line.split()[3:5] == ["4096", "4096"]
