@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import datadir
 from core.auth.service import AuthService
 from core.config import Settings
 from core.store.store import Store
@@ -23,6 +24,7 @@ class App:
         self.nats: Any = None
 
     def open(self) -> None:
+        datadir.prepare(self.settings.data_dir, self.settings.pb_dir)
         self.store.open()
 
     def close(self) -> None:

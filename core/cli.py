@@ -25,10 +25,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="start the web server (and the embedded NATS server)")
-    serve.add_argument("--http", default=None, help=f"TCP address to listen on (default {DEFAULT_HTTP})")
+    serve.add_argument(
+        "--http",
+        default=None,
+        help=f"TCP address to listen on: HOST:PORT, [IPV6]:PORT, :PORT (every interface), HOST or PORT "
+        f"(default {DEFAULT_HTTP}) [env CORE_POCKETBASE_HTTP]",
+    )
     serve.add_argument("--dir", default=None, help=f"data directory (default {DEFAULT_DIR})")
     serve.add_argument(
         "--server", choices=("granian", "uvicorn"), default=None, help="ASGI server (default granian)"
+    )
+    serve.add_argument(
+        "--origins",
+        default=None,
+        metavar="LIST",
+        help="CORS allowed origins, comma separated (default *) [env CORE_ORIGINS]",
     )
     serve.add_argument("--dev", action="store_true", help="verbose logs")
     serve.add_argument(
@@ -82,10 +93,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_superuser(args: argparse.Namespace) -> int:
-    from core import superusers
+    from core import datadir, superusers
     from core.store.store import Store
 
     settings = Settings.from_args(args)
+    datadir.prepare(settings.data_dir, settings.pb_dir)
     store = Store(settings.pb_dir)
     store.open()
     try:

@@ -7,15 +7,17 @@ import asyncio
 import gc
 import logging
 import os
+import resource
 import signal
 from typing import Any
 
-from core import superusers, workers
+from core import datadir, superusers, workers
 from core.app import App
 from core.config import Settings
 from core.lifecycle import lifecycle_of
 
 log = logging.getLogger("core")
+_NOFILE_CAP = 1 << 20  # Linux's default fs.nr_open, for an unlimited hard limit
 
 
 def bootstrap_superuser(app: App, settings: Settings) -> None:
@@ -35,8 +37,12 @@ async def serve(settings: Settings, args: Any = None) -> None:
     nats = _nats_service(settings, args)  # checks every NATS setting before anything starts
     workers.check_workers(settings, nats is not None)
     leader = settings.worker == 0
+    datadir.prepare(settings.data_dir, settings.pb_dir)
+    # held until the process ends (the kernel drops it then, however it ends)
+    serve_lock = datadir.hold_serve_lock(settings.data_dir) if leader else None
     if leader and settings.http_port:
         workers.check_port_free(settings.http_host, settings.http_port)
+    raise_open_files_limit()
     app = App(settings)
     app.open()
     try:
@@ -77,6 +83,21 @@ async def serve(settings: Settings, args: Any = None) -> None:
         if nats is not None:
             await nats.stop()
         app.close()
+        if serve_lock is not None:
+            serve_lock.release()
+
+
+def raise_open_files_limit() -> None:
+    """Every connection is a file descriptor: lift the soft limit to the hard one, as Go does
+    at start-up for PocketBase (the common soft limit of 1024 is a few hundred idle clients)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, _NOFILE_CAP)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:
+        log.debug("open files limit stays at %d: %s", soft, exc)
 
 
 def _nothing(*_args: Any) -> None:
@@ -143,11 +164,11 @@ async def _run_http(
 
 
 def _granian(asgi: Any, settings: Settings) -> tuple[asyncio.Future[Any], Any]:
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
     from granian.server.embed import Server
 
-    logging.getLogger("_granian").setLevel(logging.WARNING)
-    logging.getLogger("granian").setLevel(logging.WARNING)
     # every open SSE stream holds one request slot: granian's default of 128 would make client 129
     # of /api/realtime hang, so allow many (what they cost is memory, not threads)
     server = Server(
@@ -155,6 +176,14 @@ def _granian(asgi: Any, settings: Settings) -> tuple[asyncio.Future[Any], Any]:
         address=settings.http_host,
         port=settings.http_port,
         interface=Interfaces.ASGI,
+        # HTTP/1.1 only, as PocketBase serves plain HTTP: in auto mode the connection first waits
+        # (with no timeout) for enough bytes to tell HTTP/1 from an HTTP/2 preface, so a client
+        # that connects and sends nothing held its file descriptor forever, and a preface got an
+        # HTTP/2 session. HTTP/1 mode closes both, and the header timeout below covers the
+        # connection from its first moment (silent, partial or idle keep-alive alike).
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=int(settings.http_read_timeout * 1000)),
+        log_level=LogLevels.warning,
         log_access=False,
         backlog=2048,
         backpressure=65536,
@@ -163,7 +192,14 @@ def _granian(asgi: Any, settings: Settings) -> tuple[asyncio.Future[Any], Any]:
         # and a send now and then had to wait for room (tens of ms at p99); two cut those tails
         runtime_threads=min(2, len(os.sched_getaffinity(0))),
     )
+    # granian calls its in-process (embedded) mode experimental and says so on every start; it
+    # is the mode this design chose (one process, one loop) and the one the tests run
+    logging.getLogger("_granian").addFilter(_not_experimental_warning)
     return asyncio.ensure_future(server.serve()), server.stop
+
+
+def _not_experimental_warning(record: logging.LogRecord) -> bool:
+    return record.getMessage() != "Embedded server is experimental!"
 
 
 def _uvicorn(asgi: Any, settings: Settings) -> tuple[asyncio.Future[Any], Any]:

@@ -212,6 +212,7 @@ def start_pocketbase(
     password: str = DEFAULT_PASSWORD,
     port: int | None = None,
     health_timeout: float = 30.0,
+    extra_args: Iterable[str] = (),
 ) -> ServerProcess:
     """Start the reference PocketBase binary on a fresh or existing data dir."""
     data_dir = Path(data_dir).resolve()
@@ -237,6 +238,7 @@ def start_pocketbase(
         "--automigrate=false",
         "--migrationsDir",
         str(data_dir / "pb_migrations"),
+        *extra_args,
     ]
     return ServerProcess("pocketbase", argv, data_dir, port, cwd=data_dir).start(health_timeout)
 

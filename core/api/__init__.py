@@ -9,11 +9,12 @@ import pkgutil
 from typing import Any
 
 from litestar import Litestar, Request, Response
-from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException
 
+from core.api._headers import ResponseHeaders
 from core.api._hot import HotRoutes
 from core.api._request_log import RequestLogMiddleware
+from core.api._superuser_ips_middleware import SuperuserIPs
 from core.api.common import json_response
 from core.app import App
 from core.errors import DEFAULT_MESSAGES, ApiError
@@ -86,7 +87,6 @@ def build_asgi(app: App, hot_routes: bool = True) -> Litestar:
         on_startup=startup,
         on_shutdown=list(reversed(shutdown)),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
-        cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], allow_methods=["*"]),
         request_max_body_size=64 * 1024 * 1024,
         openapi_config=None,
         debug=False,
@@ -95,7 +95,10 @@ def build_asgi(app: App, hot_routes: bool = True) -> Litestar:
     asgi.state.core = app
     # around the whole app, so requests no route matched (404/405) are logged too; the hot record
     # routes are answered before any of it (they log for themselves)
-    asgi.asgi_handler = RequestLogMiddleware(asgi.asgi_handler)
+    asgi.asgi_handler = RequestLogMiddleware(SuperuserIPs(asgi.asgi_handler))
     if hot_routes:
         asgi.asgi_handler = HotRoutes(app, asgi.asgi_handler)  # type: ignore[assignment]
+    # outermost: preflights are answered before the log and the rate limits, as PocketBase's CORS
+    inner: Any = asgi.asgi_handler
+    asgi.asgi_handler = ResponseHeaders(inner, app.settings.origins)  # type: ignore[assignment]
     return asgi

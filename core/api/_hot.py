@@ -3,10 +3,11 @@
 List, view, create, update and delete of records are most of an app's traffic. Through Litestar
 (router, exception and CORS middleware, three ASGI middlewares, Request objects) a record view
 cost three times what the store spends on it, so these routes are answered here, with the
-same semantics: the lifecycle gate, the request log, CORS headers, and errors in PocketBase's
-shape. `routes` in core/api/records.py stays the reference and serves everything unusual: a
-multipart body, rate limits switched on, a collection that does not exist, HEAD, OPTIONS, a
-trailing slash. Not a route module (the underscore keeps discovery away).
+same semantics: the lifecycle gate, the request log, and errors in PocketBase's shape (CORS
+and security headers come from core/api/_headers.py, around both paths). `routes` in
+core/api/records.py stays the reference and serves everything unusual: a multipart body, rate
+limits or superuserIPs switched on, a collection that does not exist, HEAD, OPTIONS, a trailing
+slash. Not a route module (the underscore keeps discovery away).
 """
 
 from __future__ import annotations
@@ -49,11 +50,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _encoder = msgspec.json.Encoder()
 _JSON = (b"content-type", b"application/json")
-_CORS = [
-    (b"access-control-allow-origin", b"*"),
-    (b"access-control-allow-headers", b"*"),
-    (b"access-control-allow-methods", b"*"),
-]
 
 
 class _Request:
@@ -176,7 +172,7 @@ class HotRoutes:
         if col is None:
             return None
         settings = self.core.store.settings.get()
-        if (settings.get("rateLimits") or {}).get("enabled"):
+        if (settings.get("rateLimits") or {}).get("enabled") or settings.get("superuserIPs"):
             return None
         if kind in ("create", "update"):
             for name, value in scope["headers"]:
@@ -222,8 +218,6 @@ class HotRoutes:
             error = ApiError(400).to_json()
             status, body = 400, _encoder.encode(error)
         headers = [_JSON, (b"content-length", str(len(body)).encode())] if status != 204 else []
-        if "origin" in r.headers:
-            headers += _CORS
         try:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})

@@ -19,7 +19,9 @@ from litestar.response import File
 
 from core.api._gate import RequestGateMiddleware
 from core.api._helpers import pick_fields, read_json_object
+from core.api._superuser_ips import superuser_ip_allowed
 from core.api.common import core_app, json_response, no_content, require_superuser
+from core.api.record_auth import client_ip
 from core.app import App
 from core.backups import BackupError, BackupService
 from core.backups.archive import ArchiveError
@@ -147,7 +149,11 @@ async def backups_download(request: Request[Any, Any, Any]) -> Response[Any]:
     key = str(request.path_params["key"])
     app = core_app(request)
     found = await app.auth.verify(request.query_params.get("token", ""), "file")
-    if found is None or found[0].name != "_superusers":
+    if (
+        found is None
+        or found[0].name != "_superusers"
+        or not superuser_ip_allowed(app, client_ip(app, request))
+    ):
         raise ApiError(403, "Insufficient permissions to access the resource.")
     path = _service(request).path(key)
     if path is None:

@@ -15,7 +15,9 @@ import anyio
 from litestar import Request, Response, get, post
 from litestar.response import Stream
 
+from core.api._superuser_ips import superuser_ip_allowed
 from core.api.common import core_app, current_auth, json_response
+from core.api.record_auth import client_ip
 from core.app import App
 from core.errors import ApiError
 from core.store import thumbs
@@ -118,6 +120,8 @@ def _file_field(col: Collection, raw: dict[str, Any], filename: str) -> Field | 
 async def _may_view(app: App, request: Request[Any, Any, Any], col: Collection, record_id: str) -> bool:
     """A protected file needs `?token=` (a file token) whose record passes the viewRule."""
     found = await app.auth.verify(request.query_params.get("token", ""), "file")
+    if found and found[0].name == "_superusers" and not superuser_ip_allowed(app, client_ip(app, request)):
+        found = None  # a guest then, as PocketBase treats it
     auth = Auth(record=found[1], collection=found[0]) if found else None
     req = RequestContext(
         auth=auth,

@@ -15,6 +15,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from litestar import Request, Response, get, post
 
 from core.api._helpers import read_json_object
+from core.api._superuser_ips import require_superuser_ip
 from core.api.common import auth_claims, core_app, current_auth, json_response, request_context
 from core.app import App
 from core.auth import mfa, oauth2, origins
@@ -75,6 +76,11 @@ def client_ip(app: App, request: Request[Any, Any, Any]) -> str:
     return real_ip(remote, {k.lower(): v for k, v in request.headers.items()}, trusted)
 
 
+def _superuser_from_allowed_ip(app: App, request: Request[Any, Any, Any], col: Collection) -> None:
+    if col.name == "_superusers":
+        require_superuser_ip(app, client_ip(app, request))
+
+
 async def auth_response(
     app: App,
     request: Request[Any, Any, Any],
@@ -84,6 +90,7 @@ async def auth_response(
     meta: dict[str, Any] | None = None,
 ) -> Response[bytes]:
     """`{token, record, meta?}` with the record as its owner sees it."""
+    _superuser_from_allowed_ip(app, request, col)
     req = RequestContext(auth=Auth(record=raw, collection=col))
     q = request.query_params
     spec = FieldsSpec.parse(q.get("fields", ""))
@@ -111,6 +118,7 @@ async def complete_auth(
 
     `method` ("password", "otp", "oauth2") names the factor for MFA and alerts.
     """
+    _superuser_from_allowed_ip(app, request, col)  # before the authRule and MFA, as PocketBase
     req = await request_context(request, dict(body))
     if not await app.auth.rule_allows(col, str(raw["id"]), col.auth.get("authRule"), req):
         raise ApiError(403, AUTH_RULE_FAILED)

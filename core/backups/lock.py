@@ -13,8 +13,8 @@ from core.backups.layout import LOCK_FILE
 
 
 class DataDirLock:
-    def __init__(self, pb_dir: Path) -> None:
-        self.path = pb_dir / LOCK_FILE
+    def __init__(self, pb_dir: Path, name: str = LOCK_FILE) -> None:
+        self.path = pb_dir / name
         self._fd: int | None = None
 
     def acquire(self, exclusive: bool) -> bool:

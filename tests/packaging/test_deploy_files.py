@@ -163,3 +163,10 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
     assert proc.returncode == 0 and not proc.stderr.strip() and not proc.stdout.strip(), (
         proc.stdout + proc.stderr
     )
+
+
+@pytest.mark.parametrize("readme", [FLY / "README.md", SYSTEMD / "README.md"], ids=lambda p: p.parent.name)
+def test_readmes_say_only_nats_is_clustered(readme: Path) -> None:
+    """Until `--ha`, a multi-node deployment must not look like a replicated database."""
+    text = " ".join(readme.read_text().split())
+    assert "Each node keeps its own database; only NATS is clustered." in text
