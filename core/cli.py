@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-nats", action="store_true", help="run without the embedded NATS server")
     nats_cli.add_serve_arguments(serve)
+    ha_cli.add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
     su = sub.add_parser("superuser", help="manage superusers")

@@ -36,6 +36,7 @@ def bootstrap_superuser(app: App, settings: Settings) -> None:
 async def serve(settings: Settings, args: Any = None) -> None:
     nats = _nats_service(settings, args)  # checks every NATS setting before anything starts
     workers.check_workers(settings, nats is not None)
+    ha = _ha_enabled(settings, args, nats)
     leader = settings.worker == 0
     datadir.prepare(settings.data_dir, settings.pb_dir)
     # held until the process ends (the kernel drops it then, however it ends)
@@ -44,22 +45,31 @@ async def serve(settings: Settings, args: Any = None) -> None:
         workers.check_port_free(settings.http_host, settings.http_port)
     raise_open_files_limit()
     app = App(settings)
-    app.open()
+    if not ha:
+        app.open()
     try:
         # Three parts of the start-up path overlap: the superuser's password hash (a thread),
         # importing and assembling the routes (a thread; the hooks that need NATS run later, at
         # the ASGI lifespan start) and nats-server's boot (a child process, spawned from this
         # thread: its PR_SET_PDEATHSIG follows the spawning thread).
         # followers skip it: the leader did it, and they may read the same .env
-        bootstrap = asyncio.to_thread(bootstrap_superuser if leader else _nothing, app, settings)
+        superuser = bootstrap_superuser if leader else _nothing
         routes = asyncio.to_thread(_build_asgi, app)
-        if nats is not None:
-            asgi, *_ = await asyncio.gather(routes, bootstrap, nats.start())
+        if ha:
+            # under --ha the data dir follows the changelog: NATS first, then the store opens
+            # (restoring a snapshot, replaying the log), then the superuser goes through the log
+            asgi, _ = await asyncio.gather(routes, nats.start())
+            app.nats = nats.nc
+            app.services["nats"] = nats
+            app.services["ha"] = await _open_ha(app, settings, args, nats, leader)
+            await asyncio.to_thread(superuser, app, settings)
+        elif nats is not None:
+            asgi, *_ = await asyncio.gather(routes, asyncio.to_thread(superuser, app, settings), nats.start())
             app.nats = nats.nc
             app.services["nats"] = nats
             log.info("NATS ready at %s", nats.client_url)
         else:
-            asgi, _ = await asyncio.gather(routes, bootstrap)
+            asgi, _ = await asyncio.gather(routes, asyncio.to_thread(superuser, app, settings))
         followers = None
         if settings.workers > 1:
             assert nats is not None
@@ -80,6 +90,9 @@ async def serve(settings: Settings, args: Any = None) -> None:
         peers = lifecycle_of(app).peers
         if peers is not None:
             await peers.stop()
+        ha_node = app.services.pop("ha", None)
+        if ha_node is not None:
+            await ha_node.close()
         if nats is not None:
             await nats.stop()
         app.close()
@@ -108,6 +121,41 @@ def _build_asgi(app: App) -> Any:
     from core.api import build_asgi  # Litestar and every route module: imported off the loop
 
     return build_asgi(app)
+
+
+def _ha_enabled(settings: Settings, args: Any, nats: Any) -> bool:
+    from core.config import ConfigError
+    from core.ha import settings as ha_settings
+
+    if args is None or not ha_settings.enabled(args, settings.env):
+        return False
+    if nats is None:
+        raise ConfigError("--ha: the changelog lives on NATS; drop --no-nats (or give --nats-url)")
+    return True
+
+
+async def _open_ha(app: App, settings: Settings, args: Any, nats: Any, leader: bool) -> Any:
+    from core.ha import settings as ha_settings
+    from core.ha.node import HaNode
+
+    await nats.jetstream_ready()
+    config = ha_settings.from_args(
+        args,
+        settings.env,
+        node=nats.settings.name or (nats.plan.server_name if nats.plan else nats.settings.hostname),
+        region=nats.settings.region or "",
+        cluster_size=nats.cluster_size(),
+    )
+    node = HaNode(config, nats.js)
+    await node.open(app, leader=leader)
+    log.info(
+        "HA: node %s follows stream %s (%s, %d replica(s))",
+        config.node,
+        config.stream.name,
+        config.mode.value,
+        config.stream.replicas,
+    )
+    return node
 
 
 def _nats_service(settings: Settings, args: Any) -> Any:

@@ -9,9 +9,11 @@ Why these choices:
   server checks the sequence first and says "wrong last sequence" (measured on 2.15), so a
   refusal is checked against the entry stored right after the expected sequence: if that entry
   carries our id, it is ours;
-- reads of a few entries (a writer catching up after losing a race) are direct gets, one
-  request each and no consumer to create; a node following the stream uses one ordered
-  consumer, which JetStream restarts from the last sequence it delivered after any gap.
+- reads of a few entries (a writer catching up after losing a race) are gets from the stream's
+  leader, one request each and no consumer to create (not direct gets: any replica answers
+  those, and a replica a little behind says "no message" for an entry that exists); a node
+  following the stream uses one ordered consumer, which JetStream restarts from the last
+  sequence it delivered after any gap.
 """
 
 from __future__ import annotations
@@ -20,17 +22,22 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext, api
+
+from core.nats.errors import NatsError
+
+T = TypeVar("T")
 
 WRONG_LAST_SEQUENCE = 10071
 STREAM_NOT_FOUND = 10059
 _LAST_RE = re.compile(r"wrong last sequence:?\s*(\d+)")
 
 
-class ChangelogError(Exception):
+class ChangelogError(NatsError):
     """The changelog did not answer as needed (no quorum, NATS unreachable, a timeout)."""
 
 
@@ -91,7 +98,9 @@ class Changelog:
             metadata=metadata,
         )
         try:
-            return await self.js.add_stream(config), True
+            info = await self.js.add_stream(config)
+            await wait_for_leader(self.js, s.name)
+            return info, True
         except nats.js.errors.BadRequestError as exc:
             # two nodes raced to create it (their metadata differs): the other one won
             if "already in use" not in str(exc.description or ""):
@@ -132,16 +141,18 @@ class Changelog:
 
     async def _stored_with_id(self, seq: int, msg_id: str) -> bool:
         try:
-            msg = await self.js.get_msg(self.settings.name, seq, direct=True)
+            msg = await self.js.get_msg(self.settings.name, seq)
         except (nats.errors.Error, TimeoutError):
             return False  # unknown: the caller treats the append as lost and catches up
         return bool(msg.headers and msg.headers.get("Nats-Msg-Id") == msg_id)
 
     async def get(self, seq: int) -> Message | None:
-        """The entry at `seq`; None if the stream no longer (or not yet) has it."""
+        """The entry at `seq`; None if the stream no longer has it (trimmed below a snapshot)."""
         try:
-            msg = await self.js.get_msg(self.settings.name, seq, direct=True)
+            msg = await self.js.get_msg(self.settings.name, seq)
         except nats.js.errors.NotFoundError:
+            if seq >= int((await self.info()).state.first_seq or 1):
+                raise ChangelogError(f"entry {seq} is not readable yet") from None
             return None
         except (nats.errors.Error, TimeoutError) as exc:
             raise ChangelogError(f"read of entry {seq}: {_describe(exc)}") from None
@@ -183,3 +194,39 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, nats.js.errors.APIError):
         return f"{exc.description} (code {exc.err_code})"
     return str(exc) or type(exc).__name__
+
+
+async def wait_for_leader(js: JetStreamContext, stream: str, timeout: float = 30.0) -> None:
+    """Until a replicated stream just created has elected its leader (its first writes would
+    time out before that)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            info = await js.stream_info(stream)
+            if info.cluster is None or info.cluster.leader:
+                return
+        except (nats.errors.Error, TimeoutError):
+            pass
+        if loop.time() > deadline:
+            raise ChangelogError(f"stream {stream} has no leader after {timeout:.0f}s (no JetStream quorum?)")
+        await asyncio.sleep(0.2)
+
+
+async def settled(what: str, attempt: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
+    """`attempt()` again until it stops timing out: a cluster that is just forming (leaders being
+    elected, a peer still starting) answers its first JetStream requests late or not at all."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await attempt()
+        except (
+            ChangelogError,
+            nats.errors.TimeoutError,
+            TimeoutError,
+            nats.js.errors.ServiceUnavailableError,
+        ) as exc:
+            if loop.time() > deadline:
+                raise ChangelogError(f"{what}: {_describe(exc)} for {timeout:.0f}s") from None
+        await asyncio.sleep(0.5)

@@ -26,11 +26,13 @@ from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
 from core.app import App
+from core.config import ConfigError
 from core.ha import snapshot
 from core.ha.applier import Mode, State, read_state, start_state
-from core.ha.changelog import Changelog, StreamSettings
+from core.ha.changelog import Changelog, StreamSettings, settled
 from core.ha.replicator import Replicator, reload_store_caches
 from core.ha.upkeep import Upkeep
+from core.store import ddl
 
 log = logging.getLogger("core.ha")
 
@@ -38,7 +40,7 @@ IDENTITY_KEY = "core_stream_id"
 SNAPSHOT_WAIT = 60.0  # how long a node waits for the first node's snapshot 0
 
 
-class HaStartError(Exception):
+class HaStartError(ConfigError):
     """This data dir cannot join the stream as it is; the message says what to do."""
 
 
@@ -67,22 +69,36 @@ class HaNode:
         self.upkeep: Upkeep | None = None
         self.identity = ""
 
-    async def open(self, app: App) -> None:
-        """Bring `app`'s data dir in line with the stream, open the app, start applying."""
+    async def open(self, app: App, *, leader: bool = True) -> None:
+        """Bring `app`'s data dir in line with the stream, open the app, start applying.
+
+        A `--workers` follower (`leader` False) shares the leader's data dir, which the leader
+        has brought in line already: it only applies and publishes; the leader alone reports
+        status and takes snapshots.
+        """
         data_db = app.store.db.path
-        info, created = await self.changelog.ensure(metadata={IDENTITY_KEY: secrets.token_hex(8)})
+        identity = secrets.token_hex(8)
+        info, created = await settled(
+            "the changelog stream", lambda: self.changelog.ensure({IDENTITY_KEY: identity})
+        )
         self.identity = str((info.config.metadata or {}).get(IDENTITY_KEY, ""))
-        bucket = await snapshot.bucket(self.js, self.settings.stream.name, self.settings.stream.replicas)
-        local = await asyncio.to_thread(_local_state, data_db)
+        stream = self.settings.stream
+        bucket = await settled(
+            "the snapshot bucket", lambda: snapshot.bucket(self.js, stream.name, stream.replicas)
+        )
+        local, has_data = await asyncio.to_thread(_local_state, data_db)
         first_seq = int(info.state.first_seq or 1)
-        if created:
+        if not leader:
+            if local is None or local.stream != self.identity:
+                raise HaStartError(f"{data_db}: the leader has not joined stream {self.settings.stream.name}")
+        elif created:
             await asyncio.to_thread(app.open)  # this node's data becomes the stream's beginning
             await app.store.db.write(lambda ctx: start_state(ctx.conn, self.identity, 0))
-            await self.snapshot(app)
+            await settled("snapshot 0", lambda: self.snapshot(app))
             log.info("HA: created stream %s from this node's data", self.settings.stream.name)
         else:
             if local is None or (local.stream == self.identity and local.seq < first_seq - 1):
-                if local is None and data_db.exists():
+                if local is None and has_data:
                     raise _foreign(data_db, self.settings.stream.name)
                 await self._restore(bucket, data_db, first_seq)
             elif local.stream != self.identity:
@@ -101,9 +117,10 @@ class HaNode:
             await asyncio.to_thread(app.open)
         await replicator.start(app.store.db)
         self.replicator = replicator
-        newest = await snapshot.newest(bucket)
-        self.upkeep = Upkeep(self, app)
-        self.upkeep.start(newest.seq if newest else 0)
+        if leader:
+            newest = await settled("the newest snapshot", lambda: snapshot.newest(bucket))
+            self.upkeep = Upkeep(self, app)
+            self.upkeep.start(newest.seq if newest else 0)
 
     def problem(self) -> str | None:
         """Why this node cannot serve as part of the cluster right now (None: it can)."""
@@ -124,7 +141,7 @@ class HaNode:
     async def _restore(self, bucket: ObjectStore, data_db: Path, first_seq: int) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SNAPSHOT_WAIT
-        while (found := await snapshot.newest(bucket)) is None:
+        while (found := await settled("the newest snapshot", lambda: snapshot.newest(bucket))) is None:
             if loop.time() > deadline:
                 raise HaStartError(
                     f"no snapshot of stream {self.settings.stream.name} appeared in {SNAPSHOT_WAIT:.0f}s"
@@ -143,16 +160,18 @@ class HaNode:
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{data_db}{suffix}")
-        state = await snapshot.download(bucket, data_db)
+        state = await settled("the snapshot download", lambda: snapshot.download(bucket, data_db))
         log.info("HA: restored snapshot at entry %d (%d bytes)", state.seq, found.size)
 
 
-def _local_state(data_db: Path) -> State | None:
-    if not data_db.exists():
-        return None
+def _local_state(data_db: Path) -> tuple[State | None, bool]:
+    """The stream state of `data_db`, and whether it holds any data (the data dir's set-up may
+    have created an empty file)."""
+    if not data_db.exists() or data_db.stat().st_size == 0:
+        return None, False
     conn = apsw.Connection(str(data_db), flags=apsw.SQLITE_OPEN_READONLY)
     try:
-        return read_state(conn)
+        return read_state(conn), ddl.table_exists(conn, "_collections")
     finally:
         conn.close()
 

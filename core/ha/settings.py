@@ -7,7 +7,6 @@ its replicas (default: 3 when the NATS cluster has 3 or more servers, else what 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,43 +18,6 @@ from core.ha.node import HaSettings
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 MODES = {m.value: m for m in Mode}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("high availability (--ha)")
-    group.add_argument(
-        "--ha",
-        action="store_true",
-        default=None,
-        help="leaderless replication: every node reads and writes; data.db follows a JetStream "
-        "changelog (env CORE_HA)",
-    )
-    group.add_argument("--ha-stream", help="changelog stream name (env PB_REPLICATION_STREAM, default pb)")
-    group.add_argument(
-        "--ha-replicas",
-        help="stream replicas (env PB_REPLICAS; default 3 with 3+ NATS servers, else their count)",
-    )
-    group.add_argument(
-        "--ha-writes",
-        help="serializable (default: every write runs on the latest state; no conflicts) or "
-        "last-writer-wins (no retries; conflicts resolved in log order) (env CORE_HA_WRITES)",
-    )
-    group.add_argument(
-        "--ha-timeout",
-        help="seconds a write waits for the changelog before answering 503 (env CORE_HA_TIMEOUT, default 5)",
-    )
-    group.add_argument(
-        "--ha-snapshot-entries",
-        help="a snapshot after this many entries (env CORE_HA_SNAPSHOT_ENTRIES, default 10000; 0: never)",
-    )
-    group.add_argument(
-        "--ha-snapshot-minutes",
-        help="a snapshot after this many minutes (env CORE_HA_SNAPSHOT_MINUTES, default 60; 0: never)",
-    )
-    group.add_argument(
-        "--ha-retain-entries",
-        help="entries kept below the newest snapshot (env CORE_HA_RETAIN_ENTRIES, default 10000)",
-    )
 
 
 def _value(args: Any, dest: str, env: Mapping[str, str], var: str) -> tuple[str | None, str]:

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext, api
 from nats.js.object_store import ObjectStore
 
 from core.ha.applier import State, read_state
-from core.ha.changelog import ChangelogError
+from core.ha.changelog import ChangelogError, wait_for_leader
 
 OBJECT = "data.db"
 SEQ_HEADER = "Core-Seq"
@@ -53,9 +53,11 @@ async def bucket(js: JetStreamContext, stream: str, replicas: int) -> ObjectStor
         pass
     config = api.ObjectStoreConfig(bucket=name, storage=api.StorageType.FILE, replicas=replicas)
     try:
-        return await js.create_object_store(name, config)
+        store = await js.create_object_store(name, config)
     except (nats.errors.Error, TimeoutError) as exc:
         raise ChangelogError(f"cannot create the snapshot bucket {name}: {exc}") from None
+    await wait_for_leader(js, f"OBJ_{name}")
+    return store
 
 
 def copy_database(source: Path, dest: Path) -> State:

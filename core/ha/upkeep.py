@@ -26,7 +26,7 @@ from nats.js.kv import KeyValue
 
 from core.ha import snapshot
 from core.ha.applier import read_state
-from core.ha.changelog import ChangelogError
+from core.ha.changelog import ChangelogError, wait_for_leader
 
 if TYPE_CHECKING:
     from core.app import App
@@ -55,9 +55,11 @@ async def key_value(js: JetStreamContext, name: str, replicas: int, ttl: float |
         bucket=name, history=1, ttl=ttl, storage=api.StorageType.FILE, replicas=replicas
     )
     try:
-        return await js.create_key_value(config)
+        kv = await js.create_key_value(config)
     except nats.js.errors.BadRequestError:  # another node created it meanwhile
         return await js.key_value(name)
+    await wait_for_leader(js, f"KV_{name}")
+    return kv
 
 
 @dataclass

@@ -172,6 +172,19 @@ class NatsService:
                     raise NatsError(f"JetStream not ready after {timeout:.0f}s: {exc}") from None
                 await asyncio.sleep(0.2)
 
+    def cluster_size(self) -> int:
+        """How many nats-servers the JetStream cluster has, as far as this node can tell: the
+        route mesh of its plan, or (external NATS) the servers the connection learned of."""
+        if self.plan is None:
+            return max(1, len(self.nc.servers))
+        cluster = self.plan.cluster
+        if cluster is None:
+            return 1
+        peers = {(urlsplit(url).hostname, urlsplit(url).port) for url in cluster.routes}
+        if cluster.host not in ("0.0.0.0", "::", ""):  # a wildcard bind is one of the routes already
+            peers.add((cluster.host, cluster.port))
+        return len(peers)
+
     def _client_name(self) -> str:
         return f"core {self.settings.name or self.settings.hostname}"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.ha.changelog import Changelog, Message, StreamSettings, WrongLastSequence
+from core.ha.changelog import Changelog, ChangelogError, Message, StreamSettings, WrongLastSequence
 from tests.nats.conftest import StartNode
 
 
@@ -49,8 +49,12 @@ async def test_an_append_sent_again_after_a_lost_answer_is_stored_once(changelog
 
 async def test_reads_by_sequence(changelog: Changelog) -> None:
     await changelog.append(b"\x00bin\xff", msg_id="m1", expected_last=0, timeout=5)
+    await changelog.append(b"two", msg_id="m2", expected_last=1, timeout=5)
     assert await changelog.get(1) == Message(1, b"\x00bin\xff")
-    assert await changelog.get(5) is None
+    with pytest.raises(ChangelogError, match="not readable yet"):
+        await changelog.get(5)  # not there yet: a transient answer, never "trimmed"
+    await changelog.js.purge_stream("pbtest", seq=2)
+    assert await changelog.get(1) is None  # trimmed below a snapshot: the node needs one
 
 
 async def test_racing_writers_each_get_in_exactly_once_and_the_log_has_no_holes(changelog: Changelog) -> None:

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from core.config import ConfigError
-from core.ha import settings
+from core.ha import cli, settings
 from core.ha.applier import Mode
 
 
 def _args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    settings.add_arguments(parser)
+    cli.add_serve_arguments(parser)
     return parser.parse_args(list(argv))
 
 

@@ -1,0 +1,204 @@
+"""`core serve --ha` on three nodes (real processes, each with its embedded nats-server, routed
+into one JetStream cluster on loopback): every node reads and writes, they end with the same
+data, a unique value has one winner across nodes, and kill -9 of a node loses no acknowledged
+write."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.nats.auth import create_bundle
+from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, ServerProcess, free_port, start_core
+
+pytestmark = pytest.mark.slow
+
+
+class Node:
+    def __init__(self, name: str, data_dir: Path, routes: str, cluster_port: int, auth: str) -> None:
+        self.name = name
+        self.env = {"CORE_NATS_AUTH": auth}  # one operator for the cluster, as on Fly.io
+        self.data_dir = data_dir
+        self.http_port = free_port()
+        self.args = [
+            "--ha",
+            "--name",
+            name,
+            "--nats-port",
+            str(free_port()),
+            "--nats-cluster-port",
+            str(cluster_port),
+            "--nats-routes",
+            routes,
+            "--nats-leaf-port",
+            str(free_port()),
+            "--nats-monitor-port",
+            "0",
+        ]
+        self.server: ServerProcess | None = None
+
+    def start(self) -> None:
+        self.server = start_core(
+            self.data_dir, extra_args=self.args, env=self.env, port=self.http_port, health_timeout=90
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+def _start_all(nodes: list[Node]) -> None:
+    """Concurrently: a node answers health only once JetStream has a quorum, so none can start alone."""
+    errors: list[BaseException] = []
+
+    def start(node: Node) -> None:
+        try:
+            node.start()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[Node]]:
+    cluster_ports = [free_port() for _ in range(3)]
+    routes = ",".join(f"nats://127.0.0.1:{p}" for p in cluster_ports)
+    auth = create_bundle().export_text()
+    nodes = [Node(f"n{i}", tmp_path / f"n{i}", routes, cluster_ports[i], auth) for i in range(3)]
+    _start_all(nodes)
+    yield nodes
+    for node in nodes:
+        if node.server is not None:
+            node.server.stop()
+
+
+async def _token(client: httpx.AsyncClient) -> str:
+    resp = await client.post(
+        "/api/collections/_superusers/auth-with-password",
+        json={"identity": DEFAULT_EMAIL, "password": DEFAULT_PASSWORD},
+    )
+    resp.raise_for_status()
+    return str(resp.json()["token"])
+
+
+async def _eventually(check: Any, what: str, timeout: float = 30) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {what}")
+        await asyncio.sleep(0.2)
+
+
+async def _ids(client: httpx.AsyncClient, token: str) -> set[str]:
+    resp = await client.get(
+        "/api/collections/events/records",
+        params={"perPage": 1000, "fields": "id", "skipTotal": 1},
+        headers={"Authorization": token},
+    )
+    if resp.status_code != 200:
+        return set()
+    return {item["id"] for item in resp.json()["items"]}
+
+
+async def _writer(
+    client: httpx.AsyncClient, token: str, tag: str, acked: list[str], stop: asyncio.Event
+) -> None:
+    i = 0
+    while not stop.is_set():
+        i += 1
+        try:
+            resp = await client.post(
+                "/api/collections/events/records",
+                headers={"Authorization": token},
+                json={"tag": f"{tag}-{i}"},
+            )
+        except httpx.HTTPError:
+            await asyncio.sleep(0.05)  # that node is down: that write was never acknowledged
+            continue
+        if resp.status_code == 200:
+            acked.append(resp.json()["id"])
+        else:
+            await asyncio.sleep(0.05)
+
+
+async def test_three_nodes_write_converge_and_survive_kill9(cluster: list[Node]) -> None:
+    clients = [httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster]
+    try:
+        tokens = [await _token(c) for c in clients]  # each node knows the superuser
+        made = await clients[0].post(
+            "/api/collections",
+            headers={"Authorization": tokens[0]},
+            json={
+                "name": "events",
+                "fields": [{"name": "tag", "type": "text"}],
+                "indexes": ["CREATE UNIQUE INDEX idx_events_tag ON events (tag)"],
+            },
+        )
+        assert made.status_code == 200, made.text
+        for client, token in zip(clients, tokens, strict=True):
+
+            async def known(client: httpx.AsyncClient = client, token: str = token) -> bool:
+                resp = await client.get("/api/collections/events", headers={"Authorization": token})
+                return resp.status_code == 200
+
+            await _eventually(known, "every node knows the new collection")
+
+        # a unique value claimed on every node at once: one winner
+        claims = await asyncio.gather(
+            *(
+                c.post(
+                    "/api/collections/events/records", headers={"Authorization": t}, json={"tag": "claimed"}
+                )
+                for c, t in zip(clients, tokens, strict=True)
+            )
+        )
+        assert sorted(r.status_code for r in claims) == [200, 400, 400], [r.text for r in claims]
+
+        acked: list[str] = []
+        stop = asyncio.Event()
+        writers = [
+            asyncio.create_task(_writer(c, t, f"{n.name}w{k}", acked, stop))
+            for c, t, n in zip(clients, tokens, cluster, strict=True)
+            for k in range(3)
+        ]
+        await _eventually(lambda: asyncio.sleep(0, len(acked) >= 150), "150 acknowledged writes")
+        victim = cluster[2]
+        assert victim.server is not None
+        victim.server.kill9()  # core and (with it) its nats-server, mid-stream
+        before = len(acked)
+        await _eventually(
+            lambda: asyncio.sleep(0, len(acked) >= before + 150), "the other nodes go on writing"
+        )
+        victim.start()  # the same data dir: it replays what it missed
+        await _eventually(lambda: asyncio.sleep(0, len(acked) >= before + 250), "writes after the restart")
+        stop.set()
+        await asyncio.gather(*writers)
+
+        expected = set(acked) | {claims[[r.status_code for r in claims].index(200)].json()["id"]}
+        for client, token, node in zip(clients, tokens, cluster, strict=True):
+
+            async def complete(client: httpx.AsyncClient = client, token: str = token) -> bool:
+                return expected <= await _ids(client, token)
+
+            await _eventually(complete, f"every acknowledged write on {node.name}", timeout=60)
+        counts = {len(await _ids(c, t)) for c, t in zip(clients, tokens, strict=True)}
+        assert len(counts) == 1, counts  # and nothing else: the same rows everywhere
+    finally:
+        for client in clients:
+            await client.aclose()
