@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException
 
+from core.api._ha_seq import AppliedSequence
 from core.api._headers import ResponseHeaders
 from core.api._hot import HotRoutes
 from core.api._request_log import RequestLogMiddleware
@@ -98,7 +99,8 @@ def build_asgi(app: App, hot_routes: bool = True) -> Litestar:
     asgi.asgi_handler = RequestLogMiddleware(SuperuserIPs(asgi.asgi_handler))
     if hot_routes:
         asgi.asgi_handler = HotRoutes(app, asgi.asgi_handler)  # type: ignore[assignment]
-    # outermost: preflights are answered before the log and the rate limits, as PocketBase's CORS
     inner: Any = asgi.asgi_handler
+    inner = AppliedSequence(inner, app)
+    # outermost: preflights are answered before the log and the rate limits, as PocketBase's CORS
     asgi.asgi_handler = ResponseHeaders(inner, app.settings.origins)  # type: ignore[assignment]
     return asgi

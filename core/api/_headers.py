@@ -90,7 +90,7 @@ class ResponseHeaders:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
-        origin = _header(scope, b"origin")
+        origin = header_value(scope, b"origin")
         if scope["method"] == "OPTIONS":
             await _preflight(scope, self.policy.allowed(origin.decode("latin-1")) if origin else None, send)
             return
@@ -132,14 +132,15 @@ async def _preflight(scope: Scope, allowed: str | None, send: Send) -> None:
             (b"vary", b"Access-Control-Request-Headers"),
             (b"access-control-allow-methods", ALLOW_METHODS),
         ]
-        requested = _header(scope, b"access-control-request-headers")
+        requested = header_value(scope, b"access-control-request-headers")
         if requested:
             headers.append((b"access-control-allow-headers", requested))
     await send({"type": "http.response.start", "status": 204, "headers": headers})
     await send({"type": "http.response.body", "body": b""})
 
 
-def _header(scope: Scope, name: bytes) -> bytes:
+def header_value(scope: Scope, name: bytes) -> bytes:
+    """The value of request header `name` (lower case), or b"" when the request has none."""
     for key, value in scope["headers"]:
         if key == name:
             return bytes(value)

@@ -41,6 +41,10 @@ class ChangelogError(NatsError):
     """The changelog did not answer as needed (no quorum, NATS unreachable, a timeout)."""
 
 
+class NotYetReadable(ChangelogError):
+    """The entry is proposed (a refused append already counts it) but not stored yet."""
+
+
 class WrongLastSequence(ChangelogError):
     """Another node appended first: apply what is new, then try again."""
 
@@ -152,7 +156,7 @@ class Changelog:
             msg = await self.js.get_msg(self.settings.name, seq)
         except nats.js.errors.NotFoundError:
             if seq >= int((await self.info()).state.first_seq or 1):
-                raise ChangelogError(f"entry {seq} is not readable yet") from None
+                raise NotYetReadable(f"entry {seq} is not readable yet") from None
             return None
         except (nats.errors.Error, TimeoutError) as exc:
             raise ChangelogError(f"read of entry {seq}: {_describe(exc)}") from None

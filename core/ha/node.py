@@ -122,6 +122,12 @@ class HaNode:
             self.upkeep = Upkeep(self, app)
             self.upkeep.start(newest.seq if newest else 0)
 
+    def applied(self) -> int:
+        return self.replicator.applied if self.replicator is not None else 0
+
+    async def wait_applied(self, seq: int) -> bool:
+        return self.replicator is not None and await self.replicator.wait_applied(seq)
+
     def problem(self) -> str | None:
         """Why this node cannot serve as part of the cluster right now (None: it can)."""
         if self.replicator is not None and self.replicator.stalled:

@@ -22,6 +22,7 @@ import itertools
 import logging
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -30,7 +31,7 @@ import apsw
 
 from core.errors import ApiError, storage_full
 from core.ha.applier import Applier, ApplyError, Mode, read_state
-from core.ha.changelog import Changelog, ChangelogError, Follower, Message, WrongLastSequence
+from core.ha.changelog import Changelog, ChangelogError, Follower, Message, NotYetReadable, WrongLastSequence
 from core.ha.entry import Entry, encode
 from core.store.db import Change, Database, WriteConflict
 
@@ -72,6 +73,7 @@ class Replicator:
         self._lock = threading.Lock()
         self._buffer: dict[int, bytes] = {}  # entries the follower delivered, not applied yet
         self._known_last = 0  # the highest sequence known to be in the stream
+        self.applied = 0  # the sequence data.db is at (set on the writer thread, read anywhere)
         self._nudged = False
         self._db: Database | None = None
         self._follower: Follower | None = None
@@ -83,6 +85,7 @@ class Replicator:
         state = await db.read(read_state)
         if state is None:
             raise ApplyError(0, "this database is not derived from a changelog (no state)")
+        self.applied = state.seq
         info = await self.changelog.info()
         self._known_last = max(self._known_last, int(info.state.last_seq))
         self._follower = await self.changelog.follow(state.seq + 1, self._on_message)
@@ -104,6 +107,20 @@ class Replicator:
         if nudge and self._db is not None:
             # an idle node applies too, so that its reads stay fresh
             self._db.nudge()
+
+    async def wait_applied(self, seq: int, timeout: float | None = None) -> bool:
+        """Whether this node applied `seq` within `timeout` (default: the write timeout)."""
+        if self.applied >= seq:
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.timeout if timeout is None else timeout)
+        if self._db is not None:
+            self._db.nudge()  # the entry may be here already, waiting for an idle writer
+        while self.applied < seq:
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
 
     # -- writer thread side (core.store.db.Replicator) -------------------------------------
     def catch_up(self, conn: apsw.Connection) -> list[Change]:
@@ -135,7 +152,7 @@ class Replicator:
                 if self.on_applied is not None:
                     self.on_applied(conn, applied.change)
                 changes.append(applied.change)
-            seq = nxt
+            seq = self.applied = nxt
         with self._lock:
             for old in [s for s in self._buffer if s <= seq]:
                 del self._buffer[old]
@@ -170,17 +187,32 @@ class Replicator:
             self.replays += 1
             return False
         conn.execute("UPDATE `_ha_state` SET `seq` = ? WHERE `id` = 1", (seq,))
+        # before the COMMIT, but no response can be sent before it: a reader of `applied` that
+        # is answered sees the write committed
+        self.applied = seq
         return True
 
     def _entry(self, seq: int) -> bytes:
-        with self._lock:
-            data = self._buffer.pop(seq, None)
-        if data is not None:
-            return data
-        message = self._wait(self.changelog.get(seq))
-        if message is None:
-            raise ApplyError(seq, "the stream no longer has this entry (this node needs a snapshot)")
-        return message.data
+        # a refused append reports the stream leader's last *proposed* sequence: the entries up
+        # to it may still be on their way to storage (and to the follower) for a moment
+        deadline = time.monotonic() + self.timeout
+        pause = 0.001
+        while True:
+            with self._lock:
+                data = self._buffer.pop(seq, None)
+            if data is not None:
+                return data
+            try:
+                message = self._wait(self.changelog.get(seq))
+            except NotYetReadable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                continue
+            if message is None:
+                raise ApplyError(seq, "the stream no longer has this entry (this node needs a snapshot)")
+            return message.data
 
     def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from core.nats.auth import create_bundle
+from tests.realtime.sse import Frame, FrameParser
 from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, ServerProcess, free_port, start_core
 
 pytestmark = pytest.mark.slow
@@ -72,8 +73,9 @@ def _start_all(nodes: list[Node]) -> None:
         raise errors[0]
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[Node]]:
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Node]]:
+    tmp_path = tmp_path_factory.mktemp("ha")
     cluster_ports = [free_port() for _ in range(3)]
     routes = ",".join(f"nats://127.0.0.1:{p}" for p in cluster_ports)
     auth = create_bundle().export_text()
@@ -135,6 +137,64 @@ async def _writer(
             acked.append(resp.json()["id"])
         else:
             await asyncio.sleep(0.05)
+
+
+async def test_a_write_on_one_node_is_read_token_and_event_on_another(cluster: list[Node]) -> None:
+    a, b = (httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster[:2])
+    try:
+        token = await _token(a)  # a token from node a works on node b: the secrets replicate
+        made = await a.post(
+            "/api/collections",
+            headers={"Authorization": token},
+            json={
+                "name": "notes",
+                "listRule": "",
+                "viewRule": "",
+                "createRule": "",
+                "fields": [{"name": "text", "type": "text"}],
+            },
+        )
+        assert made.status_code == 200, made.text
+        seq = made.headers["x-core-seq"]
+        # b answers with everything up to a's write once asked to (read-your-writes)
+        seen = await b.get("/api/collections/notes", headers={"Authorization": token, "X-Core-Min-Seq": seq})
+        assert seen.status_code == 200, seen.text
+        assert int(seen.headers["x-core-seq"]) >= int(seq)
+        bad = await b.get("/api/health", headers={"X-Core-Min-Seq": "soon"})
+        assert bad.status_code == 400 and bad.json()["message"] == "X-Core-Min-Seq must be a whole number."
+
+        async with b.stream("GET", "/api/realtime") as stream:
+            parser = FrameParser()
+            frames = stream.aiter_raw()
+
+            async def next_frame() -> Frame:
+                while True:
+                    got = parser.feed(await asyncio.wait_for(anext(frames), 15))
+                    if got:
+                        return got[0]
+
+            connect = await next_frame()
+            assert connect.event == "PB_CONNECT"
+            subscribed = await b.post(
+                "/api/realtime",
+                headers={"Authorization": token},
+                json={"clientId": connect.json["clientId"], "subscriptions": ["notes"]},
+            )
+            assert subscribed.status_code == 204, subscribed.text
+            note = await a.post("/api/collections/notes/records", json={"text": "written on a"})
+            assert note.status_code == 200, note.text
+            event = await next_frame()
+            assert event.event == "notes"
+            assert event.json["action"] == "create" and event.json["record"]["id"] == note.json()["id"]
+            gone = await a.delete(
+                f"/api/collections/notes/records/{note.json()['id']}", headers={"Authorization": token}
+            )
+            assert gone.status_code == 204
+            event = await next_frame()
+            assert event.json["action"] == "delete" and event.json["record"]["text"] == "written on a"
+    finally:
+        await a.aclose()
+        await b.aclose()
 
 
 async def test_three_nodes_write_converge_and_survive_kill9(cluster: list[Node]) -> None:
