@@ -6,6 +6,8 @@ write."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +43,8 @@ class Node:
             str(free_port()),
             "--nats-monitor-port",
             "0",
+            "--ha-timeout",
+            "2",
         ]
         self.server: ServerProcess | None = None
 
@@ -259,6 +263,64 @@ async def test_three_nodes_write_converge_and_survive_kill9(cluster: list[Node])
             await _eventually(complete, f"every acknowledged write on {node.name}", timeout=60)
         counts = {len(await _ids(c, t)) for c, t in zip(clients, tokens, strict=True)}
         assert len(counts) == 1, counts  # and nothing else: the same rows everywhere
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def _nats_server_of(core_pid: int) -> int:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if name == "nats-server" and int(rest[1]) == core_pid:
+            return int(entry)
+    raise AssertionError(f"no nats-server child of {core_pid}")
+
+
+async def test_a_node_cut_off_from_nats_refuses_writes_serves_reads_and_catches_up(
+    cluster: list[Node],
+) -> None:
+    clients = [httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster]
+    try:
+        token = await _token(clients[0])
+        auth = {"Authorization": token}
+        cut = cluster[1]
+        assert cut.server is not None
+        nats_pid = _nats_server_of(cut.server.pid)
+        os.kill(nats_pid, signal.SIGSTOP)
+        try:
+            started = asyncio.get_running_loop().time()
+            refused = await clients[1].post(
+                "/api/collections/events/records", headers=auth, json={"tag": "cut"}
+            )
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["message"].startswith("The cluster's changelog is unavailable")
+            assert asyncio.get_running_loop().time() - started < 10  # bounded by --ha-timeout
+            assert (await clients[1].get("/api/collections/events/records", headers=auth)).status_code == 200
+
+            async def written_elsewhere() -> httpx.Response | None:
+                # if the stream's leader was on the frozen server, the others elect a new one first
+                resp = await clients[0].post(
+                    "/api/collections/events/records", headers=auth, json={"tag": "away"}
+                )
+                return resp if resp.status_code == 200 else None
+
+            meanwhile = await _eventually(written_elsewhere, "the other nodes go on writing")
+        finally:
+            os.kill(nats_pid, signal.SIGCONT)
+
+        async def caught_up() -> bool:
+            return meanwhile.json()["id"] in await _ids(clients[1], token)
+
+        await _eventually(caught_up, "the cut-off node applies what it missed")
+        back = await clients[1].post("/api/collections/events/records", headers=auth, json={"tag": "back"})
+        assert back.status_code == 200, back.text
+        assert (await _ids(clients[1], token)) >= {"" + back.json()["id"]}
     finally:
         for client in clients:
             await client.aclose()
