@@ -22,6 +22,7 @@ from core.errors import ApiError
 from core.lifecycle import lifecycle_of
 from core.realtime import Broker, Client, Limits
 from core.realtime.bus import Bus, NatsBus
+from core.realtime.client import Send as FrameSend
 from core.realtime.topics import validate
 from core.store.request import Auth
 
@@ -102,7 +103,7 @@ async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _write(client: Client, send: Send, raw_send: Send) -> None:
+async def _write(client: Client, send: Send, raw_send: FrameSend) -> None:
     try:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         # every frame after the start goes straight to the server: a frame per event and client
