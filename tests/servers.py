@@ -305,3 +305,70 @@ def start_target(target: str, data_dir: Path, **kwargs: object) -> ServerProcess
     if target == "core":
         return start_core(data_dir, **kwargs)  # type: ignore[arg-type]
     raise ValueError(f"unknown target {target!r}")
+
+
+class HaNode:
+    """One `core serve --ha` node of a loopback cluster (see ha_cluster)."""
+
+    def __init__(
+        self, name: str, data_dir: Path, routes: str, cluster_port: int, auth: str, extra: Iterable[str] = ()
+    ) -> None:
+        self.name = name
+        self.env = {"CORE_NATS_AUTH": auth}  # one operator for the cluster, as on Fly.io
+        self.data_dir = data_dir
+        self.http_port = free_port()
+        self.args = [
+            "--ha",
+            "--name",
+            name,
+            "--nats-port",
+            str(free_port()),
+            "--nats-cluster-port",
+            str(cluster_port),
+            "--nats-routes",
+            routes,
+            "--nats-leaf-port",
+            str(free_port()),
+            "--nats-monitor-port",
+            "0",
+            *extra,
+        ]
+        self.server: ServerProcess | None = None
+
+    def start(self) -> None:
+        self.server = start_core(
+            self.data_dir, extra_args=self.args, env=self.env, port=self.http_port, health_timeout=90
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+def start_all(nodes: list[HaNode]) -> None:
+    """Concurrently: a node answers health only once JetStream has a quorum, so none can start alone."""
+    errors: list[BaseException] = []
+
+    def start(node: HaNode) -> None:
+        try:
+            node.start()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def ha_cluster(base: Path, count: int, *extra: str) -> list[HaNode]:
+    """`count` nodes (not started) whose nats-servers route to each other, sharing one operator."""
+    from core.nats.auth import create_bundle
+
+    cluster_ports = [free_port() for _ in range(count)]
+    routes = ",".join(f"nats://127.0.0.1:{p}" for p in cluster_ports)
+    auth = create_bundle().export_text()
+    return [HaNode(f"n{i}", base / f"n{i}", routes, cluster_ports[i], auth, extra) for i in range(count)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,75 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
-from core.nats.auth import create_bundle
 from tests.realtime.sse import Frame, FrameParser
-from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, ServerProcess, free_port, start_core
+from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, HaNode, ha_cluster, start_all
 
 pytestmark = pytest.mark.slow
 
 
-class Node:
-    def __init__(self, name: str, data_dir: Path, routes: str, cluster_port: int, auth: str) -> None:
-        self.name = name
-        self.env = {"CORE_NATS_AUTH": auth}  # one operator for the cluster, as on Fly.io
-        self.data_dir = data_dir
-        self.http_port = free_port()
-        self.args = [
-            "--ha",
-            "--name",
-            name,
-            "--nats-port",
-            str(free_port()),
-            "--nats-cluster-port",
-            str(cluster_port),
-            "--nats-routes",
-            routes,
-            "--nats-leaf-port",
-            str(free_port()),
-            "--nats-monitor-port",
-            "0",
-            "--ha-timeout",
-            "2",
-        ]
-        self.server: ServerProcess | None = None
-
-    def start(self) -> None:
-        self.server = start_core(
-            self.data_dir, extra_args=self.args, env=self.env, port=self.http_port, health_timeout=90
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-
-def _start_all(nodes: list[Node]) -> None:
-    """Concurrently: a node answers health only once JetStream has a quorum, so none can start alone."""
-    errors: list[BaseException] = []
-
-    def start(node: Node) -> None:
-        try:
-            node.start()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(n,)) for n in nodes]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Node]]:
-    tmp_path = tmp_path_factory.mktemp("ha")
-    cluster_ports = [free_port() for _ in range(3)]
-    routes = ",".join(f"nats://127.0.0.1:{p}" for p in cluster_ports)
-    auth = create_bundle().export_text()
-    nodes = [Node(f"n{i}", tmp_path / f"n{i}", routes, cluster_ports[i], auth) for i in range(3)]
-    _start_all(nodes)
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HaNode]]:
+    nodes = ha_cluster(tmp_path_factory.mktemp("ha"), 3, "--ha-timeout", "2")
+    start_all(nodes)
     yield nodes
     for node in nodes:
         if node.server is not None:
@@ -143,7 +83,7 @@ async def _writer(
             await asyncio.sleep(0.05)
 
 
-async def test_a_write_on_one_node_is_read_token_and_event_on_another(cluster: list[Node]) -> None:
+async def test_a_write_on_one_node_is_read_token_and_event_on_another(cluster: list[HaNode]) -> None:
     a, b = (httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster[:2])
     try:
         token = await _token(a)  # a token from node a works on node b: the secrets replicate
@@ -201,7 +141,7 @@ async def test_a_write_on_one_node_is_read_token_and_event_on_another(cluster: l
         await b.aclose()
 
 
-async def test_three_nodes_write_converge_and_survive_kill9(cluster: list[Node]) -> None:
+async def test_three_nodes_write_converge_and_survive_kill9(cluster: list[HaNode]) -> None:
     clients = [httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster]
     try:
         tokens = [await _token(c) for c in clients]  # each node knows the superuser
@@ -283,7 +223,7 @@ def _nats_server_of(core_pid: int) -> int:
 
 
 async def test_a_node_cut_off_from_nats_refuses_writes_serves_reads_and_catches_up(
-    cluster: list[Node],
+    cluster: list[HaNode],
 ) -> None:
     clients = [httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster]
     try:
