@@ -79,6 +79,10 @@ async def serve(settings: Settings, args: Any = None) -> None:
             lifecycle_of(app).peers = peers
             if leader:
                 argv = workers.follower_argv(settings, nats.client_url, nats.settings.creds)
+                if ha:
+                    from core.ha.cli import serve_flags
+
+                    argv += serve_flags(args)
                 followers = workers.Followers(
                     settings.workers, argv, {**os.environ, workers.GROUP_ENV: group}
                 )
@@ -144,7 +148,7 @@ async def _open_ha(app: App, settings: Settings, args: Any, nats: Any, leader: b
         settings.env,
         node=nats.settings.name or (nats.plan.server_name if nats.plan else nats.settings.hostname),
         region=nats.settings.region or "",
-        cluster_size=nats.cluster_size(),
+        cluster_size=nats.cluster_size() if leader else None,
     )
     node = HaNode(config, nats.js)
     await node.open(app, leader=leader)

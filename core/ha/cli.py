@@ -54,9 +54,36 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="a snapshot after this many minutes (env CORE_HA_SNAPSHOT_MINUTES, default 60; 0: never)",
     )
     group.add_argument(
+        "--ha-create-delay",
+        help="seconds a node with an empty data dir waits for a node with data to create the stream "
+        "(env CORE_HA_CREATE_DELAY, default 10)",
+    )
+    group.add_argument(
         "--ha-retain-entries",
         help="entries kept below the newest snapshot (env CORE_HA_RETAIN_ENTRIES, default 10000)",
     )
+
+
+HA_FLAGS = (
+    "ha_stream",
+    "ha_replicas",
+    "ha_writes",
+    "ha_timeout",
+    "ha_snapshot_entries",
+    "ha_snapshot_minutes",
+    "ha_create_delay",
+    "ha_retain_entries",
+)
+
+
+def serve_flags(args: argparse.Namespace) -> list[str]:
+    """The `--ha` flags this `core serve` was given, for its `--workers` followers."""
+    flags = ["--ha"]
+    for dest in HA_FLAGS:
+        value = getattr(args, dest, None)
+        if value is not None:
+            flags += ["--" + dest.replace("_", "-"), str(value)]
+    return flags
 
 
 def register(subparsers: Any) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import apsw
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
@@ -58,6 +59,8 @@ class HaSettings:
     # replays instead of downloading a snapshot
     retain_entries: int = 10_000
     status_interval: float = 2.0
+    # how long a node with an empty data dir waits for another node to create the stream
+    create_delay: float = 10.0
 
 
 class HaNode:
@@ -77,6 +80,11 @@ class HaNode:
         status and takes snapshots.
         """
         data_db = app.store.db.path
+        local, has_data = await asyncio.to_thread(_local_state, data_db)
+        if not has_data:
+            # a node with data (a single-node install moving to --ha) must be the one that
+            # creates the stream: an empty node gives it time to, before creating it itself
+            await self._wait_for_stream(self.settings.create_delay)
         identity = secrets.token_hex(8)
         info, created = await settled(
             "the changelog stream", lambda: self.changelog.ensure({IDENTITY_KEY: identity})
@@ -86,7 +94,6 @@ class HaNode:
         bucket = await settled(
             "the snapshot bucket", lambda: snapshot.bucket(self.js, stream.name, stream.replicas)
         )
-        local, has_data = await asyncio.to_thread(_local_state, data_db)
         first_seq = int(info.state.first_seq or 1)
         if not leader:
             if local is None or local.stream != self.identity:
@@ -143,6 +150,16 @@ class HaNode:
     async def snapshot(self, app: App) -> snapshot.SnapshotInfo:
         stream = self.settings.stream
         return await snapshot.take(self.js, stream.name, stream.replicas, app.store.db.path)
+
+    async def _wait_for_stream(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            try:
+                await self.js.stream_info(self.settings.stream.name)
+                return
+            except (nats.errors.Error, TimeoutError):
+                await asyncio.sleep(0.25)
 
     async def _restore(self, bucket: ObjectStore, data_db: Path, first_seq: int) -> None:
         loop = asyncio.get_running_loop()

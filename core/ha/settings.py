@@ -54,17 +54,20 @@ def enabled(args: Any, env: Mapping[str, str]) -> bool:
     raise ConfigError(f"CORE_HA: invalid value {raw!r} (expected true or false)")
 
 
-def from_args(args: Any, env: Mapping[str, str], *, node: str, region: str, cluster_size: int) -> HaSettings:
-    """The settings of this node; `cluster_size` is how many NATS servers the cluster has."""
+def from_args(
+    args: Any, env: Mapping[str, str], *, node: str, region: str, cluster_size: int | None
+) -> HaSettings:
+    """The settings of this node; `cluster_size` is how many NATS servers the cluster has (None:
+    unknown, for a `--workers` follower, which never creates the stream)."""
     stream, _ = _value(args, "ha_stream", env, "PB_REPLICATION_STREAM")
     stream = stream or "pb"
     if not stream.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"--ha-stream: {stream!r} is not a valid stream name (letters, digits, - and _)")
-    default_replicas = min(3, max(1, cluster_size))
+    default_replicas = min(3, max(1, cluster_size or 1))
     replicas = int(_number(args, "ha_replicas", env, "PB_REPLICAS", default_replicas, 1))
     if replicas > 5:
         raise ConfigError(f"--ha-replicas: {replicas} is more than JetStream allows (5)")
-    if replicas > cluster_size:
+    if cluster_size is not None and replicas > cluster_size:
         raise ConfigError(
             f"--ha-replicas: {replicas} replicas need {replicas} NATS servers; the cluster has {cluster_size}"
         )
@@ -83,4 +86,5 @@ def from_args(args: Any, env: Mapping[str, str], *, node: str, region: str, clus
         ),
         snapshot_seconds=60 * _number(args, "ha_snapshot_minutes", env, "CORE_HA_SNAPSHOT_MINUTES", 60, 0),
         retain_entries=int(_number(args, "ha_retain_entries", env, "CORE_HA_RETAIN_ENTRIES", 10_000, 0)),
+        create_delay=_number(args, "ha_create_delay", env, "CORE_HA_CREATE_DELAY", 10.0, 0),
     )

@@ -6,8 +6,10 @@ write."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,14 +18,23 @@ import httpx
 import pytest
 
 from tests.realtime.sse import Frame, FrameParser
-from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, HaNode, ha_cluster, start_all
+from tests.servers import (
+    DEFAULT_EMAIL,
+    DEFAULT_PASSWORD,
+    REPO_ROOT,
+    HaNode,
+    ServerProcess,
+    ha_cluster,
+    start_all,
+    start_core,
+)
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HaNode]]:
-    nodes = ha_cluster(tmp_path_factory.mktemp("ha"), 3, "--ha-timeout", "2")
+    nodes = ha_cluster(tmp_path_factory.mktemp("ha"), 3, "--ha-timeout", "2", "--ha-create-delay", "1")
     start_all(nodes)
     yield nodes
     for node in nodes:
@@ -264,3 +275,66 @@ async def test_a_node_cut_off_from_nats_refuses_writes_serves_reads_and_catches_
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_one_node_with_two_workers(tmp_path: Path) -> None:
+    """`--ha` on one machine (R1) with `--workers 2`: whichever process takes a write publishes
+    it, both apply, and a read with X-Core-Min-Seq sees the write on either process."""
+    server = start_core(tmp_path / "one", extra_args=["--ha", "--workers", "2", "--nats-monitor-port", "0"])
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
+            token = await _token(client)
+            auth = {"Authorization": token}
+            made = await client.post(
+                "/api/collections",
+                headers=auth,
+                json={"name": "events", "fields": [{"name": "tag", "type": "text"}]},
+            )
+            assert made.status_code == 200, made.text
+            acked: list[tuple[str, str]] = []
+
+            async def write(i: int) -> None:
+                # a new connection each time: the kernel spreads them over both processes
+                async with httpx.AsyncClient(base_url=server.url, timeout=15) as fresh:
+                    resp = await fresh.post(
+                        "/api/collections/events/records", headers=auth, json={"tag": f"t{i}"}
+                    )
+                    assert resp.status_code == 200, resp.text
+                    acked.append((resp.json()["id"], resp.headers["x-core-seq"]))
+                    seen = await fresh.get(
+                        f"/api/collections/events/records/{resp.json()['id']}",
+                        headers={**auth, "X-Core-Min-Seq": resp.headers["x-core-seq"]},
+                    )
+                    assert seen.status_code == 200, seen.text
+
+            await asyncio.gather(*(write(i) for i in range(60)))
+            assert len({seq for _, seq in acked}) > 1
+            ids = await _ids(client, token)
+            assert {record_id for record_id, _ in acked} <= ids
+            status = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "core",
+                "ha",
+                "status",
+                "--json",
+                "--dir",
+                str(tmp_path / "one"),
+                "--nats-url",
+                _nats_url(server),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=str(REPO_ROOT),
+            )
+            out, err = await status.communicate()
+            assert status.returncode == 0, err.decode()
+            shown = json.loads(out)
+            assert shown["replicas"] == 1 and shown["local"]["lag"] == 0
+            assert len(shown["nodes"]) == 1  # the leader reports; its follower does not pose as a node
+    finally:
+        server.stop()
+
+
+def _nats_url(server: ServerProcess) -> str:
+    argv = server.argv
+    return f"nats://127.0.0.1:{argv[argv.index('--nats-port') + 1]}"
