@@ -1,0 +1,59 @@
+"""Raw bytes over a socket: an answer or a closed connection within a bound, never a hang or a 5xx.
+
+A request that reached the API and failed gets PocketBase's JSON error shape; one the HTTP layer
+refused may answer in plain text (Go's net/http does too) but only with a 4xx, or 505 for a
+version it does not speak. Whatever the bytes, a write that was not answered 2xx changed
+nothing, and the server still answers the next client.
+"""
+
+from __future__ import annotations
+
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from tests.fuzz.budget import fuzz_settings
+from tests.fuzz.checks import (
+    check_error_body,
+    check_log,
+    check_unchanged,
+    crash_line,
+    expect,
+    log_size,
+    new_log,
+    snapshot,
+)
+from tests.fuzz.schema import POSTS, Fixture
+from tests.fuzz.wire import RawRequest, exchange, raw_requests
+
+# far above any honest answer on loopback; only a connection left waiting reaches it
+BOUND = 5.0
+
+
+@fuzz_settings(examples=100)
+@given(data=st.data())
+def test_raw_http(fx: Fixture, data: st.DataObject) -> None:
+    request: RawRequest = data.draw(raw_requests(fx.ids[POSTS][0], str(fx.tokens["superuser"])), "request")
+    since, before = log_size(fx), snapshot(fx)
+    signature = f"raw {request.note.split()[0]}"
+    where = f"{request.note}\nsent: {request.data[:3000]!r}"
+    try:
+        # an incomplete request may rightly wait for more bytes: end it with a half-close
+        answer = exchange("127.0.0.1", fx.server.port, request.data, BOUND, half_close=not request.complete)
+    except TimeoutError as exc:
+        expect(False, "hang: no answer and no close", signature, f"{exc}\n{where}")
+        return
+    event(f"raw {answer.status}")
+    where += f"\n-> {answer.raw[:2000]!r}"
+    log = new_log(fx, since)
+    status = answer.status
+    if status is not None:
+        expect(
+            status < 500 or status == 505, "server error", f"{signature} {status} {crash_line(log)}", where
+        )
+        if 400 <= status < 500 and "json" in answer.headers.get("content-type", ""):
+            check_error_body(status, answer.body, f"{signature} {status}", where)
+    check_log(log, signature, where)
+    if status is None or not 200 <= status < 300:
+        check_unchanged(before, snapshot(fx), f"{signature} {status}", where)
+    health = fx.http.get("/api/health")
+    expect(health.status_code == 200, "the server stopped answering", signature, where)
