@@ -177,7 +177,20 @@ FILE_TYPES = ("text/plain", "image/png", "application/octet-stream", "image/jpeg
 @st.composite
 def file_parts(draw: st.DrawFn, collection: str, prefix: str = "") -> Part:
     field = draw(
-        st.sampled_from(("cover", "gallery", "gallery+", "+gallery", "avatar", "title", "nope", "cover-"))
+        st.sampled_from(
+            (
+                "cover",
+                "cover",
+                "gallery",
+                "gallery",
+                "gallery+",
+                "+gallery",
+                "avatar",
+                "title",
+                "nope",
+                "cover-",
+            )
+        )
     )
     return Part(
         prefix + field,
@@ -209,9 +222,13 @@ def text_parts(draw: st.DrawFn, collection: str, ids: dict[str, list[str]]) -> l
 
 
 @st.composite
-def multipart(draw: st.DrawFn, parts: list[Part]) -> tuple[bytes, str]:
-    """(body, content type), the body possibly broken after it was well formed."""
-    boundary = draw(st.sampled_from(("fuzzb0undary", "x", "a" * 70, "with space", 'q"uote')))
+def multipart(draw: st.DrawFn, parts: list[Part], clean: bool = False) -> tuple[bytes, str]:
+    """(body, content type), the body possibly broken after it was well formed (unless clean)."""
+    boundary = (
+        "fuzzb0undary"
+        if clean
+        else draw(st.sampled_from(("fuzzb0undary", "x", "a" * 70, "with space", 'q"uote')))
+    )
     out = b""
     for part in parts:
         disposition = f'form-data; name="{part.name}"' if part.name is not None else "form-data"
@@ -222,7 +239,11 @@ def multipart(draw: st.DrawFn, parts: list[Part]) -> tuple[bytes, str]:
             headers += f"Content-Type: {part.content_type}\r\n"
         out += f"--{boundary}\r\n{headers}\r\n".encode(errors="surrogateescape") + part.value + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
-    damage = draw(st.sampled_from(("none",) * 8 + ("cut", "no-end", "other-boundary", "no-boundary")))
+    damage = (
+        "none"
+        if clean
+        else draw(st.sampled_from(("none",) * 8 + ("cut", "no-end", "other-boundary", "no-boundary")))
+    )
     content_type = (
         f'multipart/form-data; boundary="{boundary}"'
         if " " in boundary
@@ -241,6 +262,14 @@ def multipart(draw: st.DrawFn, parts: list[Part]) -> tuple[bytes, str]:
 
 @st.composite
 def form_bodies(draw: st.DrawFn, collection: str, ids: dict[str, list[str]]) -> tuple[bytes, str]:
+    if draw(st.booleans()):
+        # what the SDK sends for a plausible record: it gets written, and its file names stored
+        parts = [
+            Part(k, _as_text(v).encode())
+            for k, v in _valid_base(collection, draw(st.integers(0, 10**9))).items()
+        ]
+        parts += draw(st.lists(clean_file_parts(), min_size=1, max_size=2))
+        return draw(multipart(parts, clean=True))
     parts = draw(text_parts(collection, ids))
     parts += draw(st.lists(file_parts(collection), max_size=3))
     if draw(st.integers(0, 19)) == 0:
@@ -248,8 +277,26 @@ def form_bodies(draw: st.DrawFn, collection: str, ids: dict[str, list[str]]) -> 
     return draw(multipart(draw(st.permutations(parts))))
 
 
-def write_query() -> st.SearchStrategy[dict[str, str]]:
-    return st.fixed_dictionaries({}, optional={"expand": expands(), "fields": field_lists()})
+def clean_file_parts(prefix: str = "") -> st.SearchStrategy[Part]:
+    """A small text file in a field that takes it, under any of the awkward names."""
+    return st.builds(
+        Part,
+        st.sampled_from((f"{prefix}cover", f"{prefix}gallery", f"{prefix}gallery+")),
+        st.just(b"hello"),
+        st.one_of(st.sampled_from(FILE_NAMES), _text),
+        st.just("text/plain"),
+    )
+
+
+@st.composite
+def write_query(draw: st.DrawFn) -> dict[str, str]:
+    """`?expand=&fields=` on a write: applied to the answer only, never a reason to undo the write."""
+    params = {}
+    if draw(st.booleans()):
+        params["expand"] = draw(expands())
+    if draw(st.integers(0, 3)) == 0:
+        params["fields"] = draw(field_lists())
+    return params
 
 
 BATCH_METHODS = ("POST", "PATCH", "DELETE", "PUT", "GET", "post", "", "HEAD")
@@ -259,7 +306,7 @@ BATCH_METHODS = ("POST", "PATCH", "DELETE", "PUT", "GET", "post", "", "HEAD")
 def batch_requests(draw: st.DrawFn, ids: dict[str, list[str]]) -> Any:
     collection = draw(st.sampled_from(COLLECTIONS))
     known = ids[collection]
-    record = draw(st.sampled_from((*known, "nope", "", "a/b", "../" + known[0])))
+    record = draw(st.sampled_from((*known, *known, "nope", "", "a/b", "../" + known[0])))
     url = draw(
         st.sampled_from(
             (
@@ -277,9 +324,16 @@ def batch_requests(draw: st.DrawFn, ids: dict[str, list[str]]) -> Any:
             )
         )  # fmt: skip
     )
-    item: dict[str, Any] = {"method": draw(st.sampled_from(BATCH_METHODS)), "url": url}
-    if draw(st.integers(0, 3)):
-        item["body"] = draw(st.one_of(write_bodies(collection, ids), json_values(ids)))
+    method = draw(st.sampled_from(BATCH_METHODS))
+    if draw(st.booleans()):
+        # half the sub-requests are coherent, so whole batches get through and write files
+        base = f"/api/collections/{collection}/records"
+        method, url = draw(
+            st.sampled_from((("POST", base), ("POST", base), ("PUT", base), ("PATCH", f"{base}/{record}")))
+        )
+    item: dict[str, Any] = {"method": method, "url": url}
+    if draw(st.integers(0, 5)):
+        item["body"] = draw(write_bodies(collection, ids) if draw(st.integers(0, 3)) else json_values(ids))
     if draw(st.integers(0, 4)) == 0:
         item["headers"] = draw(
             st.one_of(
@@ -303,6 +357,17 @@ def batch_bodies(draw: st.DrawFn, ids: dict[str, list[str]]) -> dict[str, Any]:
 @st.composite
 def batch_forms(draw: st.DrawFn, ids: dict[str, list[str]]) -> tuple[bytes, str]:
     """The SDK's multipart batch: @jsonPayload with the requests, files as `requests.<i>.<field>`."""
+    if draw(st.booleans()):
+        # one valid create with a file, then whatever else: the batch's files must not outlive a failure
+        salt = draw(st.integers(0, 10**9))
+        first = {
+            "method": "POST",
+            "url": f"/api/collections/{POSTS}/records",
+            "body": _valid_base(POSTS, salt),
+        }
+        body = {"requests": [first, *draw(st.lists(batch_requests(ids), max_size=1))]}
+        parts = [Part("@jsonPayload", json.dumps(body).encode()), draw(clean_file_parts("requests.0."))]
+        return draw(multipart(parts, clean=True))
     body = draw(batch_bodies(ids))
     parts = [Part("@jsonPayload", json.dumps(body).encode())]
     for _ in range(draw(st.integers(0, 3))):

@@ -171,6 +171,10 @@ def field_lists(draw: st.DrawFn) -> str:
 
 numbers_as_text = st.one_of(
     st.sampled_from(("", "0", "-1", "1", "1000", "1001", "99999999999999999999", "1.5", "x", "1e3", " 2")),
+    # where 64-bit integers overflow, alone and once multiplied by perPage
+    st.sampled_from(
+        ("9223372036854775807", "9223372036854775808", "-9223372036854775809", "4611686018427387904")
+    ),
     st.integers(min_value=-(2**64), max_value=2**64).map(str),
 )
 
@@ -190,6 +194,18 @@ def list_params(draw: st.DrawFn) -> dict[str, str]:
         if draw(st.booleans()):
             params[name] = draw(strategy)
     return params
+
+
+def paging_params() -> st.SearchStrategy[dict[str, str]]:
+    """page/perPage/skipTotal alone: mixed with a broken filter they would never reach the query."""
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "page": numbers_as_text,
+            "perPage": numbers_as_text,
+            "skipTotal": st.sampled_from(("1", "0")),
+        },
+    )
 
 
 @st.composite

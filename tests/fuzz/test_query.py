@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz.budget import fuzz_settings
 from tests.fuzz.checks import guarded
-from tests.fuzz.grammar import expands, field_lists, filters, list_params, sorts, view_params
+from tests.fuzz.grammar import expands, field_lists, filters, list_params, paging_params, sorts, view_params
 from tests.fuzz.schema import COLLECTIONS, POSTS, Fixture
 
 AUTHS = ("guest", "member", "editor", "superuser", "garbage")
@@ -25,9 +25,20 @@ def _get(fx: Fixture, auth: str, route: str, url: str, params: dict[str, str]) -
     auth=st.sampled_from(AUTHS),
     collection=st.sampled_from((POSTS, POSTS, *COLLECTIONS)),
     params=list_params(),
+    slash=st.sampled_from(("", "", "", "/")),
 )
-def test_list(fx: Fixture, auth: str, collection: str, params: dict[str, str]) -> None:
-    _get(fx, auth, "list", f"/api/collections/{collection}/records", params)
+def test_list(fx: Fixture, auth: str, collection: str, params: dict[str, str], slash: str) -> None:
+    # a trailing slash skips the hot path (core/api/_hot.py): both paths get the same input
+    _get(fx, auth, "list", f"/api/collections/{collection}/records{slash}", params)
+
+
+@fuzz_settings(examples=30)
+@given(
+    route=st.sampled_from((f"/api/collections/{POSTS}/records", "/api/collections", "/api/logs")),
+    params=paging_params(),
+)
+def test_paging(fx: Fixture, route: str, params: dict[str, str]) -> None:
+    _get(fx, "superuser", "paging", route, params)
 
 
 @fuzz_settings(examples=60)

@@ -37,6 +37,7 @@ METHODS = (
     "G ET",
     "",
 )
+TIDY_METHODS = ("GET", "POST", "POST", "PATCH", "DELETE")
 VERSIONS = ("HTTP/1.1", "HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/0.9", "HTTP/1.2", "HTTP/9.9", "HTTP/1", "http/1.1", "", "HTTP/1.1 x")  # fmt: skip
 
 
@@ -112,10 +113,12 @@ def raw_requests(draw: st.DrawFn, record: str, token: str) -> RawRequest:
         return RawRequest(draw(st.binary(min_size=1, max_size=200)), kind)
     if kind == "empty":
         return RawRequest(b"", kind)
-    method = draw(st.sampled_from(METHODS))
+    # a tidy request (only its body framing varies) reaches the API; a sloppy one tests the parser
+    tidy = draw(st.booleans())
+    method = draw(st.sampled_from(TIDY_METHODS if tidy else METHODS))
     target = draw(_targets(record))
-    version = draw(st.sampled_from(VERSIONS))
-    eol = draw(st.sampled_from(("\r\n",) * 6 + ("\n", "\r", "\n\r")))
+    version = "HTTP/1.1" if tidy else draw(st.sampled_from(VERSIONS))
+    eol = "\r\n" if tidy else draw(st.sampled_from(("\r\n",) * 6 + ("\n", "\r", "\n\r")))
     body = draw(
         st.one_of(
             st.just(b""),
@@ -124,7 +127,9 @@ def raw_requests(draw: st.DrawFn, record: str, token: str) -> RawRequest:
             st.binary(max_size=64),
         )
     )
-    random_headers = draw(st.lists(HEADERS, max_size=6))
+    random_headers = (
+        ["Host: 127.0.0.1", "Content-Type: application/json"] if tidy else draw(st.lists(HEADERS, max_size=6))
+    )
     headers = list(random_headers)
     if draw(st.booleans()):
         headers.append(f"Authorization: {token}")
@@ -147,7 +152,7 @@ def raw_requests(draw: st.DrawFn, record: str, token: str) -> RawRequest:
             body = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n" if body else b"0\r\n\r\n"
     head = f"{method} {target} {version}".rstrip() + eol + "".join(h + eol for h in headers) + eol
     data = head.encode(errors="surrogateescape") + body
-    cut = draw(st.sampled_from(("none",) * 5 + ("truncate", "flip", "dup")))
+    cut = "none" if tidy else draw(st.sampled_from(("none",) * 5 + ("truncate", "flip", "dup")))
     if cut == "truncate":
         data = data[: draw(st.integers(0, len(data) - 1))]
     elif cut == "flip":
