@@ -165,7 +165,7 @@ class Part:
 
 FILE_NAMES = (
     "a.txt", "a.png", "x", "", ".", "..", "../../x.txt", "a+b=c#d*e.txt", "名前.txt", "a b.txt", "a\x00b.txt",
-    "a\r\nb.txt", "a\"b.txt", "a;b.txt", "a" * 300 + ".txt", ".hidden", "x.tar.gz", "CON", "a/b.txt", "%2e%2e",
+    "a\r\nb.txt", "a\"b.txt", "a;b.txt", "note.c++", "x.t#t", "y.=*", "z.tx t", "w.é", "a" * 300 + ".txt", ".hidden", "x.tar.gz", "CON", "a/b.txt", "%2e%2e",
 )  # fmt: skip
 FILE_BODIES = (
     b"", b"hello", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01", b"\xff\xd8\xff\xe0garbage",
