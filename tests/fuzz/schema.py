@@ -8,6 +8,7 @@ of a multi relation (and of back-relations through `fuzz_posts_via_tags`).
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -113,6 +114,7 @@ class Fixture:
         self.tokens: dict[str, str | None] = {}  # auth name -> Authorization value (None: guest)
         self.ids: dict[str, list[str]] = {}  # collection -> seeded record ids
         self.collection_ids: dict[str, str] = {}
+        self.files: list[tuple[str, str]] = []  # (post id, stored filename): a PNG among them
 
     def __repr__(self) -> str:
         # Hypothesis prints the fixture with every failing example: keep that readable
@@ -174,12 +176,11 @@ def build(server: ServerProcess) -> Fixture:
             "tags": tags[: i + 1],
             "secret": "s3cret",
         }
-        files = [
-            ("cover", ("cover.txt", b"hello cover", "text/plain")),
-            ("gallery", ("g1.bin", b"\x00\x01", "application/octet-stream")),
-        ]
+        cover = ("cover.png", _png(), "image/png") if i == 0 else ("cover.txt", b"hello cover", "text/plain")
+        files = [("cover", cover), ("gallery", ("g1.bin", b"\x00\x01", "application/octet-stream"))]
         record = _ok(su.post(f"/api/collections/{POSTS}/records", data=_form(data), files=files))
         posts.append(record["id"])
+        fx.files += [(record["id"], record["cover"]), (record["id"], record["gallery"][0])]
     fx.ids = {USERS: users, TAGS: tags, POSTS: posts}
     fx.tokens = {
         "guest": None,
@@ -189,6 +190,15 @@ def build(server: ServerProcess) -> Fixture:
         "garbage": "eyJhbGciOiJIUzI1NiJ9.e30.bad",
     }
     return fx
+
+
+def _png() -> bytes:
+    """A small real image, so that thumb requests reach the thumbnailer."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
 
 
 def _form(data: dict[str, Any]) -> dict[str, str | list[str]]:

@@ -71,3 +71,28 @@ def test_collections_list(fx: Fixture, auth: str, params: dict[str, str]) -> Non
 )
 def test_logs_list(fx: Fixture, params: dict[str, str]) -> None:
     _get(fx, "superuser", "logs", "/api/logs", params)
+
+
+THUMBS = ("100x100", "50x50", "0x20", "0x0", "50x50t", "50x50b", "50x50f", "20x0", "x", "-1x5", "5x", "1e3x1",
+          "99999x99999", "50x50z", "", "50X50", "٥x٥")  # fmt: skip
+
+
+@fuzz_settings(examples=40)
+@given(
+    auth=st.sampled_from(("guest", "superuser")),
+    which=st.integers(0, 7),
+    params=st.fixed_dictionaries(
+        {},
+        optional={
+            "thumb": st.sampled_from(THUMBS),
+            "download": st.sampled_from(("1", "0", "true", "x", "")),
+            "token": st.sampled_from(("", "x", "eyJhbGciOiJIUzI1NiJ9.e30.bad")),
+        },
+    ),
+)
+def test_files(fx: Fixture, auth: str, which: int, params: dict[str, str]) -> None:
+    if which < len(fx.files):
+        record, name = fx.files[which]
+    else:
+        record, name = fx.ids[POSTS][0], ("nope.png", "../data.db", "%2e%2e", "thumbs_x")[which % 4]
+    _get(fx, auth, "file", f"/api/files/{POSTS}/{record}/{name}", params)
