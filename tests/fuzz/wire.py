@@ -210,8 +210,10 @@ def exchange(host: str, port: int, data: bytes, bound: float, half_close: bool) 
         except OSError:
             pass  # the server may rightly hang up before it has read everything (EPIPE, ENOTCONN)
         received = b""
+        # an answer to HEAD announces a Content-Length but never sends the body
+        head = data.startswith(b"HEAD ")
         while True:
-            answer = _parse(received)
+            answer = _parse(received, to_head=head)
             if answer is not None:
                 return answer
             remaining = deadline - time.monotonic()
@@ -227,11 +229,11 @@ def exchange(host: str, port: int, data: bytes, bound: float, half_close: bool) 
                     f"no answer and no close within {bound}s; got {received[:300]!r}"
                 ) from None
             if not chunk:
-                return _parse(received, closed=True) or RawAnswer(None, {}, b"", received)
+                return _parse(received, to_head=head, closed=True) or RawAnswer(None, {}, b"", received)
             received += chunk
 
 
-def _parse(received: bytes, closed: bool = False) -> RawAnswer | None:
+def _parse(received: bytes, to_head: bool = False, closed: bool = False) -> RawAnswer | None:
     """The first complete response in `received`, or None while it is still arriving."""
     end = received.find(b"\r\n\r\n")
     if end < 0:
@@ -245,6 +247,11 @@ def _parse(received: bytes, closed: bool = False) -> RawAnswer | None:
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
     status = int(match.group(1))
+    if 100 <= status < 200 and status != 101:
+        # an interim answer (100 Continue): the real one follows, and the write may still run
+        return _parse(rest, to_head, closed)
+    if to_head:
+        return RawAnswer(status, headers, b"", received)
     if "content-length" in headers:
         size = int(headers["content-length"])
         if len(rest) >= size:
@@ -252,7 +259,7 @@ def _parse(received: bytes, closed: bool = False) -> RawAnswer | None:
     elif "chunked" in headers.get("transfer-encoding", ""):
         if rest.endswith(b"0\r\n\r\n") or b"\r\n0\r\n\r\n" in rest:
             return RawAnswer(status, headers, _dechunk(rest), received)
-    elif status in (204, 304) or status < 200:
+    elif status in (101, 204, 304):
         return RawAnswer(status, headers, b"", received)
     if closed:
         return RawAnswer(status, headers, rest, received)
