@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.bodies import batch_bodies, batch_forms, form_bodies, raw_json, write_bodies, write_query
 from tests.fuzz.budget import fuzz_settings
-from tests.fuzz.checks import guarded
+from tests.fuzz.checks import check_unchanged, guarded, snapshot
 from tests.fuzz.schema import COLLECTIONS, POSTS, Fixture
 
 AUTHS = ("guest", "member", "editor", "superuser", "superuser")
@@ -95,3 +96,23 @@ def test_batch_json(fx: Fixture, auth: str, body: st.DataObject) -> None:
 def test_batch_multipart(fx: Fixture, auth: str, body: st.DataObject) -> None:
     content, content_type = body.draw(batch_forms(fx.ids), "form")
     _send(fx, "multipart", auth, "POST /api/batch", {}, content, content_type)
+
+
+def test_guard_sees_a_write(fx: Fixture, raising: None) -> None:
+    """The guard is not vacuous: a row and a file written beside a failed answer are reported."""
+    before = snapshot(fx)
+    created = fx.superuser.post(
+        f"/api/collections/{POSTS}/records",
+        data={"title": "guard"},
+        files={"cover": ("g.txt", b"x", "text/plain")},
+    )
+    assert created.status_code == 200, created.text
+    with pytest.raises(AssertionError, match="row count changed"):
+        check_unchanged(before, snapshot(fx), "sig", "ctx")
+    before = snapshot(fx)
+    updated = fx.superuser.patch(
+        f"/api/collections/{POSTS}/records/{created.json()['id']}", json={"views": 7}
+    )
+    assert updated.status_code == 200, updated.text
+    with pytest.raises(AssertionError, match="rows changed"):
+        check_unchanged(before, snapshot(fx), "sig", "ctx")
