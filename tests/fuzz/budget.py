@@ -1,8 +1,10 @@
 """How long the fuzz runs: short and reproducible by default, longer on demand.
 
-CORE_FUZZ_EXAMPLES=N multiplies nothing, it sets every test's example count to N (e.g. 2000 for a
-night run); CORE_FUZZ_RANDOM=1 drops derandomize so each run explores new inputs (Hypothesis then
-prints a seed to reproduce a failure with).
+By default every test has its own small example count and a derandomized, database-free run, so
+CI sees the same inputs every time (the whole package takes well under a minute here).
+CORE_FUZZ_EXAMPLES=N sets every test's example count to N (e.g. 2000 for a night run);
+CORE_FUZZ_RANDOM=1 drops derandomize so each run explores new inputs (a failure then prints the
+`@reproduce_failure` blob to replay it).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Generated create/update/delete and batch bodies, as JSON and as multipart.
 
 Every answer: no 5xx, errors in PocketBase's shape. Every answer that is not a 2xx: no row
-count, row content or stored file changed (`checks.unchanged_unless_2xx`).
+count, row content or stored file changed (`checks.guarded`).
 """
 
 from __future__ import annotations
