@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -108,6 +109,18 @@ def _files(storage: Path) -> tuple[tuple[str, int], ...]:
 def snapshot(fx: Fixture) -> Snapshot:
     pb_dir = fx.server.data_dir / "pocketbase"
     return Snapshot(_counts(fx), _rows(pb_dir), _files(pb_dir / "storage"))
+
+
+def settled_snapshot(fx: Fixture, rounds: int = 10, pause: float = 0.1) -> Snapshot:
+    """A snapshot taken once two in a row agree (at most `rounds` tries)."""
+    last = snapshot(fx)
+    for _ in range(rounds):
+        time.sleep(pause)
+        current = snapshot(fx)
+        if current == last:
+            return current
+        last = current
+    return last
 
 
 def check_unchanged(before: Snapshot, after: Snapshot, signature: str, context: str) -> None:

@@ -111,9 +111,10 @@ class RawRequest:
     data: bytes
     note: str
     # complete: the server has all it needs to answer (a whole request, or bytes that can never
-    # become HTTP/1), so the test keeps its side open and still expects an answer or a close
+    # become HTTP/1), so it must answer or close even while the client keeps its side open
     complete: bool = False
     signature: str = ""  # what groups failures: kind, and for HTTP/1 the route and body framing
+    half_close: bool = False  # shut the write side after sending
 
 
 @st.composite
@@ -128,9 +129,9 @@ def raw_requests(draw: st.DrawFn, record: str, token: str, http1: bool) -> RawRe
     if kind == "tls":
         return RawRequest(TLS_HELLO, kind, complete=True)
     if kind == "bytes":
-        return RawRequest(draw(st.binary(min_size=1, max_size=200)), kind)
+        return RawRequest(draw(st.binary(min_size=1, max_size=200)), kind, half_close=True)
     if kind == "empty":
-        return RawRequest(b"", kind)
+        return RawRequest(b"", kind, half_close=True)
     # a tidy request (only its body framing varies) reaches the API; a sloppy one tests the parser
     tidy = draw(st.booleans())
     method = draw(st.sampled_from(TIDY_METHODS if tidy else METHODS))
@@ -184,8 +185,12 @@ def raw_requests(draw: st.DrawFn, record: str, token: str, http1: bool) -> RawRe
         and eol in ("\r\n", "\n")
         and not any(h.split(":")[0].lower() in FRAMING_HEADERS for h in random_headers)
     )
-    route = f"{method} {target.split('?')[0][:60]} framing={framing}"
-    return RawRequest(data, f"{kind} {route} cut={cut} complete={complete}", complete, f"{kind} {route}")
+    # a client may shut its side once it has sent everything (PocketBase still answers it);
+    # an incomplete request always ends that way, or the server would rightly wait for the rest
+    half_close = not complete or draw(st.booleans())
+    route = f"{method} {target.split('?')[0][:60]} framing={framing} half_close={half_close}"
+    note = f"{kind} {route} cut={cut} complete={complete}"
+    return RawRequest(data, note, complete, f"{kind} {route}", half_close)
 
 
 @dataclass
