@@ -210,6 +210,11 @@ def _as_text(value: Any) -> str:
 def text_parts(draw: st.DrawFn, collection: str, ids: dict[str, list[str]]) -> list[Part]:
     body = draw(write_bodies(collection, ids))
     parts = [Part(k, _as_text(v).encode()) for k, v in body.items()]
+    if draw(st.integers(0, 5)) == 0:
+        # a text part is bytes on the wire: not always UTF-8 (PocketBase stores U+FFFD for them)
+        parts.append(
+            Part(draw(keys(collection)), draw(st.sampled_from((b"\xff", b"a\xc3", b"\xed\xa0\x80"))))
+        )
     for _ in range(draw(st.sampled_from((0, 0, 0, 1, 2)))):
         payload = draw(
             st.one_of(
