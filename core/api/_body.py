@@ -105,6 +105,10 @@ def _reading() -> Iterator[None]:
         raise ApiError(400) from None
     except ClientException:  # a malformed form
         raise ApiError(400) from None
+    except UnicodeDecodeError:
+        # a text part that is not UTF-8: Litestar's parser decodes strictly, where PocketBase
+        # would keep U+FFFD in its place; refused cleanly rather than half-decoded
+        raise ApiError(400) from None
     except OSError as e:  # the parser spools uploads to temporary files
         if not is_storage_full(e):
             raise
