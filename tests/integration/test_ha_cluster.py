@@ -23,7 +23,7 @@ from tests.servers import (
     DEFAULT_PASSWORD,
     REPO_ROOT,
     HaNode,
-    ServerProcess,
+    free_port,
     ha_cluster,
     start_all,
     start_core,
@@ -280,7 +280,11 @@ async def test_a_node_cut_off_from_nats_refuses_writes_serves_reads_and_catches_
 async def test_one_node_with_two_workers(tmp_path: Path) -> None:
     """`--ha` on one machine (R1) with `--workers 2`: whichever process takes a write publishes
     it, both apply, and a read with X-Core-Min-Seq sees the write on either process."""
-    server = start_core(tmp_path / "one", extra_args=["--ha", "--workers", "2", "--nats-monitor-port", "0"])
+    nats_port = free_port()
+    server = start_core(
+        tmp_path / "one",
+        extra_args=["--ha", "--workers", "2", "--nats-port", str(nats_port), "--nats-monitor-port", "0"],
+    )
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
             token = await _token(client)
@@ -321,7 +325,7 @@ async def test_one_node_with_two_workers(tmp_path: Path) -> None:
                 "--dir",
                 str(tmp_path / "one"),
                 "--nats-url",
-                _nats_url(server),
+                f"nats://127.0.0.1:{nats_port}",
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=str(REPO_ROOT),
@@ -333,8 +337,3 @@ async def test_one_node_with_two_workers(tmp_path: Path) -> None:
             assert len(shown["nodes"]) == 1  # the leader reports; its follower does not pose as a node
     finally:
         server.stop()
-
-
-def _nats_url(server: ServerProcess) -> str:
-    argv = server.argv
-    return f"nats://127.0.0.1:{argv[argv.index('--nats-port') + 1]}"
