@@ -298,6 +298,16 @@ def superuser_client(server: ServerProcess) -> httpx.Client:
     return http
 
 
+async def superuser_token(client: httpx.AsyncClient) -> str:
+    """A token of the default superuser, from the server `client` points at."""
+    resp = await client.post(
+        "/api/collections/_superusers/auth-with-password",
+        json={"identity": DEFAULT_EMAIL, "password": DEFAULT_PASSWORD},
+    )
+    resp.raise_for_status()
+    return str(resp.json()["token"])
+
+
 def start_target(target: str, data_dir: Path, **kwargs: object) -> ServerProcess:
     """Start "core" or "pocketbase" by name (differential tests are parametrized over these)."""
     if target == "pocketbase":

@@ -8,18 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, start_core
+from tests.servers import start_core, superuser_token
 
 pytestmark = pytest.mark.slow
-
-
-async def _login(client: httpx.AsyncClient) -> str:
-    resp = await client.post(
-        "/api/collections/_superusers/auth-with-password",
-        json={"identity": DEFAULT_EMAIL, "password": DEFAULT_PASSWORD},
-    )
-    resp.raise_for_status()
-    return str(resp.json()["token"])
 
 
 async def _writer(
@@ -46,7 +37,7 @@ async def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
     acked: list[str] = []
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-            token = await _login(client)
+            token = await superuser_token(client)
             resp = await client.post(
                 "/api/collections",
                 headers={"Authorization": token},
@@ -66,7 +57,7 @@ async def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
     server = start_core(data)
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-            token = await _login(client)
+            token = await superuser_token(client)
             found: set[str] = set()
             page = 1
             while True:

@@ -19,14 +19,13 @@ import pytest
 
 from tests.realtime.sse import Frame, FrameParser
 from tests.servers import (
-    DEFAULT_EMAIL,
-    DEFAULT_PASSWORD,
     REPO_ROOT,
     HaNode,
     free_port,
     ha_cluster,
     start_all,
     start_core,
+    superuser_token,
 )
 
 pytestmark = pytest.mark.slow
@@ -40,15 +39,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HaNode]]:
     for node in nodes:
         if node.server is not None:
             node.server.stop()
-
-
-async def _token(client: httpx.AsyncClient) -> str:
-    resp = await client.post(
-        "/api/collections/_superusers/auth-with-password",
-        json={"identity": DEFAULT_EMAIL, "password": DEFAULT_PASSWORD},
-    )
-    resp.raise_for_status()
-    return str(resp.json()["token"])
 
 
 async def _eventually(check: Any, what: str, timeout: float = 30) -> Any:
@@ -97,7 +87,7 @@ async def _writer(
 async def test_a_write_on_one_node_is_read_token_and_event_on_another(cluster: list[HaNode]) -> None:
     a, b = (httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster[:2])
     try:
-        token = await _token(a)  # a token from node a works on node b: the secrets replicate
+        token = await superuser_token(a)  # a token from node a works on node b: the secrets replicate
         made = await a.post(
             "/api/collections",
             headers={"Authorization": token},
@@ -155,7 +145,7 @@ async def test_a_write_on_one_node_is_read_token_and_event_on_another(cluster: l
 async def test_three_nodes_write_converge_and_survive_kill9(cluster: list[HaNode]) -> None:
     clients = [httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster]
     try:
-        tokens = [await _token(c) for c in clients]  # each node knows the superuser
+        tokens = [await superuser_token(c) for c in clients]  # each node knows the superuser
         made = await clients[0].post(
             "/api/collections",
             headers={"Authorization": tokens[0]},
@@ -238,7 +228,7 @@ async def test_a_node_cut_off_from_nats_refuses_writes_serves_reads_and_catches_
 ) -> None:
     clients = [httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster]
     try:
-        token = await _token(clients[0])
+        token = await superuser_token(clients[0])
         auth = {"Authorization": token}
         cut = cluster[1]
         assert cut.server is not None
@@ -287,7 +277,7 @@ async def test_one_node_with_two_workers(tmp_path: Path) -> None:
     )
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
-            token = await _token(client)
+            token = await superuser_token(client)
             auth = {"Authorization": token}
             made = await client.post(
                 "/api/collections",
