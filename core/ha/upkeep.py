@@ -83,6 +83,7 @@ class Upkeep:
         self.app = app
         self.settings = node.settings
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._last_snapshot_seq = 0
         self._last_snapshot_at = time.monotonic()
 
@@ -91,25 +92,31 @@ class Upkeep:
         self._task = asyncio.create_task(self._run(), name="ha upkeep")
 
     async def stop(self) -> None:
+        # an event as well as the cancellation: nats-py swallows a CancelledError that arrives
+        # while a publish waits for its flush, and the loop would then go on forever
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             try:
-                await self._task
-            except asyncio.CancelledError:
+                await asyncio.wait_for(self._task, 10)
+            except (asyncio.CancelledError, TimeoutError):
                 pass
             self._task = None
 
     async def _run(self) -> None:
         stream = self.settings.stream
         nodes = await key_value(self.node.js, nodes_bucket(stream.name), stream.replicas)
-        while True:
+        while not self._stopping.is_set():
             try:
                 applied = await self._report(nodes)
                 if self._snapshot_due(applied):
                     await self.snapshot_under_lease(applied)
             except (ChangelogError, snapshot.SnapshotError, nats.errors.Error, TimeoutError) as exc:
                 log.warning("HA upkeep: %s", exc)  # the next round tries again
-            await asyncio.sleep(self.settings.status_interval)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.settings.status_interval)
+            except TimeoutError:
+                pass
 
     async def _report(self, nodes: KeyValue) -> int:
         state = await self.app.store.db.read(read_state)
