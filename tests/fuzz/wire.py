@@ -179,18 +179,19 @@ def raw_requests(draw: st.DrawFn, record: str, token: str, http1: bool) -> RawRe
         data = data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1 :]
     elif cut == "dup":
         data = data + data  # pipelined: a second copy right behind the first
-    complete = (
-        framing in ("exact", "none", "chunked", "both")
-        and cut in ("none", "dup")
+    well_formed = (
+        cut in ("none", "dup")
         and eol in ("\r\n", "\n")
         and not any(h.split(":")[0].lower() in FRAMING_HEADERS for h in random_headers)
     )
+    complete = well_formed and framing in ("exact", "none", "chunked", "both")
     # an incomplete request ends with the client shutting its side, or the server would rightly
     # wait for the rest. A complete request followed by a half-close is left out: PocketBase
     # still answers it, but granian (hyper without its half_close option, which granian 2.8
     # does not expose) closes on the read EOF after the handler ran, so a write can happen
     # unanswered; HTTP clients do not half-close, and this is an open finding, not a pass
-    half_close = not complete
+    # ("long" is a whole request with junk behind it: its answer would be lost the same way)
+    half_close = not complete and not (well_formed and framing == "long")
     route = f"{method} {target.split('?')[0][:60]} framing={framing} half_close={half_close}"
     note = f"{kind} {route} cut={cut} complete={complete}"
     return RawRequest(data, note, complete, f"{kind} {route}", half_close)
