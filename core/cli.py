@@ -95,9 +95,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_superuser(args: argparse.Namespace) -> int:
     from core import datadir, superusers
+    from core.ha.applier import refuse_offline_writes
     from core.store.store import Store
 
     settings = Settings.from_args(args)
+    refuse_offline_writes(
+        settings.pb_dir / "data.db", "`core superuser` (use CORE_POCKETBASE_ADMIN_* or the API)"
+    )
     datadir.prepare(settings.data_dir, settings.pb_dir)
     store = Store(settings.pb_dir)
     store.open()

@@ -185,6 +185,12 @@ async def backups_restore(request: Request[Any, Any, Any]) -> Response[bytes]:
     key = str(request.path_params["key"])
     await require_superuser(request)
     app = core_app(request)
+    if app.services.get("ha") is not None:
+        # a restore must reach every node as one changelog entry; until it does, replacing this
+        # node's file alone would split the cluster
+        raise ApiError(
+            400, "Restoring a backup is not replicated under --ha yet; restore it before enabling --ha."
+        )
     service = _service(request)
     try:
         service.acquire(key)

@@ -62,6 +62,28 @@ class Result:
     affected: int = 0
 
 
+# under --ha: a replica derives its tables from `_collections` rows and applies row changes;
+# DDL run here would exist on this node only
+SCHEMA_OPS = frozenset(
+    getattr(apsw, f"SQLITE_{kind}_{thing}")
+    for kind in ("CREATE", "DROP")
+    for thing in (
+        "INDEX",
+        "TABLE",
+        "TRIGGER",
+        "VIEW",
+        "TEMP_INDEX",
+        "TEMP_TABLE",
+        "TEMP_TRIGGER",
+        "TEMP_VIEW",
+        "VTABLE",
+    )
+) | {apsw.SQLITE_ALTER_TABLE}
+NOT_REPLICATED = (
+    "Schema changes through SQL are not replicated under --ha; change collections through their API."
+)
+
+
 def _authorizer(op: int, *_args: Any) -> int:
     return apsw.SQLITE_DENY if op in DENIED else apsw.SQLITE_OK
 
@@ -99,7 +121,7 @@ def as_text(value: Any) -> str | None:
     return str(value)
 
 
-def run_query(conn: apsw.Connection, query: str) -> Result:
+def run_query(conn: apsw.Connection, query: str, authorizer: Any = _authorizer) -> Result:
     """Execute every statement; keep the last one's columns and (first 1000) rows."""
     result = Result()
     cursor = conn.cursor()
@@ -113,7 +135,7 @@ def run_query(conn: apsw.Connection, query: str) -> Result:
         return True
 
     cursor.exec_trace = on_statement
-    conn.authorizer = _authorizer
+    conn.authorizer = authorizer
     try:
         for row in cursor.execute(query):
             if len(result.rows) >= MAX_ROWS:
@@ -141,8 +163,23 @@ async def execute(app: App, query: str) -> Result:
         except apsw.ReadOnlyError:
             pass  # it writes after all (REPLACE, ALTER, WITH ... INSERT, PRAGMA x = y): go to the writer
 
+    replicated = app.services.get("ha") is not None
+
     def op(ctx: WriteContext) -> Result:
-        result = run_query(ctx.conn, query)
+        refused: list[int] = []
+
+        def authorizer(code: int, *_args: Any) -> int:
+            if replicated and code in SCHEMA_OPS:
+                refused.append(code)
+                return apsw.SQLITE_DENY
+            return _authorizer(code)
+
+        try:
+            result = run_query(ctx.conn, query, authorizer)
+        except apsw.AuthError:
+            if refused:
+                raise ApiError(400, NOT_REPLICATED) from None
+            raise
         result.affected = ctx.conn.changes()
         result.columns, result.rows = [], []
         # the query may have touched collections or settings: reload both after the commit

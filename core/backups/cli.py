@@ -111,7 +111,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from core.ha.applier import refuse_offline_writes
+
     settings = Settings.from_args(args)
+    refuse_offline_writes(settings.pb_dir / "data.db", "a restore")
     service = _service(args)
     lock = DataDirLock(service.pb_dir)
     if not lock.acquire(exclusive=True):

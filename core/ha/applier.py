@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import apsw
@@ -85,6 +86,29 @@ def read_state(conn: apsw.Connection) -> State | None:
         return None
     row = conn.execute(f"SELECT `stream`, `seq`, `skipped` FROM `{STATE_TABLE}` WHERE `id` = 1").fetchone()
     return None if row is None else State(str(row[0]), int(row[1]), int(row[2]))
+
+
+def file_state(data_db: Path) -> State | None:
+    """The stream state of a database file nobody has open (None: none, or no such file)."""
+    if not data_db.exists() or data_db.stat().st_size == 0:
+        return None
+    conn = apsw.Connection(str(data_db), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        return read_state(conn)
+    finally:
+        conn.close()
+
+
+def refuse_offline_writes(data_db: Path, what: str) -> None:
+    """Offline tools must not change a database that follows a stream: the change would exist on
+    this node only, and `data.db` would no longer be what the log gives."""
+    if file_state(data_db) is not None:
+        from core.config import ConfigError
+
+        raise ConfigError(
+            f"--dir: {data_db} follows a --ha stream; {what} would change this node only. "
+            "Do it through a running node instead"
+        )
 
 
 def start_state(conn: apsw.Connection, stream: str, seq: int) -> None:

@@ -127,18 +127,9 @@ def _stream(args: argparse.Namespace) -> str:
 
 
 def _local_state(data_dir: Path) -> Any:
-    import apsw
+    from core.ha.applier import file_state
 
-    from core.ha.applier import read_state
-
-    path = data_dir / "pocketbase" / "data.db"
-    if not path.exists():
-        return None
-    conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
-    try:
-        return read_state(conn)
-    finally:
-        conn.close()
+    return file_state(data_dir / "pocketbase" / "data.db")
 
 
 async def _connect(args: argparse.Namespace) -> Any:

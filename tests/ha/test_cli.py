@@ -73,6 +73,10 @@ async def test_status_snapshot_and_reset(start_node: StartNode, fixture_dir: Pat
         await node.close()
         app.close()
         served.release()
+    offline = await _core("superuser", "upsert", "x@example.com", "password123456", "--dir", str(data))
+    assert offline.returncode == 2 and "follows a --ha stream" in offline.stderr, offline.stderr
+    restore = await _core("backup", "restore", "any.zip", "--dir", str(data))
+    assert restore.returncode == 2 and "follows a --ha stream" in restore.stderr, restore.stderr
     moved = await _core("ha", "reset", "--dir", str(data))
     assert moved.returncode == 0, moved.stderr
     assert not (data / "pocketbase" / "data.db").exists()

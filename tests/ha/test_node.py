@@ -199,3 +199,31 @@ async def test_an_entry_that_cannot_be_applied_stalls_the_node_loudly(
         )
         assert _state(app).seq == 0  # the entry was not skipped
         assert (await client.get("/api/collections/posts/records")).status_code == 200  # reads go on
+
+
+async def test_what_would_bypass_the_log_is_refused(cluster: Any, fixture_dir: Path, tmp_path: Path) -> None:
+    """DDL through /api/sql and a backup restore would change this node only."""
+    shutil.copytree(fixture_dir, tmp_path / "one")
+    app, node = await cluster("one", tmp_path / "one")
+    app.services["ha"] = node
+    su = app.store.find("_superusers")
+    row = app.store.db.read_sync(
+        lambda c: fetch_dicts(c, "SELECT * FROM _superusers WHERE email = ?", (fixture_data.SUPERUSER[0],))
+    )[0]
+    headers = {"Authorization": app.auth.issue(su, row)}
+    transport = httpx.ASGITransport(app=build_asgi(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
+        for ddl_sql in (
+            "CREATE TABLE side (a TEXT)",
+            "ALTER TABLE posts ADD COLUMN side TEXT",
+            "CREATE INDEX idx_side ON posts (views)",
+        ):
+            refused = await client.post("/api/sql", json={"query": ddl_sql}, headers=headers)
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["message"].startswith("Schema changes through SQL are not replicated")
+        before = _state(app).seq
+        dml = await client.post("/api/sql", json={"query": "UPDATE posts SET views = 7"}, headers=headers)
+        assert dml.status_code == 200, dml.text
+        assert _state(app).seq == before + 1  # row changes go through the log
+        restore = await client.post("/api/backups/any.zip/restore", headers=headers)
+        assert restore.status_code == 400 and "not replicated under --ha" in restore.json()["message"]
