@@ -96,7 +96,9 @@ async def download(request: Request[Any, Any, Any]) -> Response[Any]:
     except ValueError:
         raise ApiError(404)
     if not original.is_file():
-        raise ApiError(404)
+        ha = app.services.get("ha")  # under --ha another node may have received the upload
+        if ha is None or not await ha.fetch_file(owner_col, owner_id, filename, original):
+            raise ApiError(404)
     served, served_name = original, filename
     size = request.query_params.get("thumb", "")
     allowed = size in thumbs.DEFAULT_SIZES or size in (field.opt("thumbs") or [])

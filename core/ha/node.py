@@ -30,8 +30,9 @@ from core.app import App
 from core.config import ConfigError
 from core.ha import snapshot
 from core.ha.applier import Mode, State, read_state, start_state
-from core.ha.changelog import Changelog, StreamSettings, settled
-from core.ha.replicator import Replicator, reload_store_caches
+from core.ha.changelog import Changelog, ChangelogError, StreamSettings, settled
+from core.ha.files import FileBucket, object_name
+from core.ha.replicator import Replicator, after_apply
 from core.ha.upkeep import Upkeep
 from core.store import ddl
 
@@ -70,6 +71,7 @@ class HaNode:
         self.changelog = Changelog(js, settings.stream)
         self.replicator: Replicator | None = None
         self.upkeep: Upkeep | None = None
+        self.files = FileBucket(js, settings.stream.name, settings.stream.replicas)
         self.identity = ""
 
     async def open(self, app: App, *, leader: bool = True) -> None:
@@ -102,6 +104,9 @@ class HaNode:
             await asyncio.to_thread(app.open)  # this node's data becomes the stream's beginning
             await app.store.db.write(lambda ctx: start_state(ctx.conn, self.identity, 0))
             await settled("snapshot 0", lambda: self.snapshot(app))
+            uploaded = await settled("the files", lambda: self.files.upload_all(app.store.storage))
+            if uploaded:
+                log.info("HA: %d existing file(s) copied to the file bucket", uploaded)
             log.info("HA: created stream %s from this node's data", self.settings.stream.name)
         else:
             if local is None or (local.stream == self.identity and local.seq < first_seq - 1):
@@ -116,7 +121,9 @@ class HaNode:
             node=self.settings.node,
             mode=self.settings.mode,
             timeout=self.settings.timeout,
-            on_applied=reload_store_caches(app.store),
+            on_applied=after_apply(app.store),
+            files=self.files,
+            storage=app.store.storage,
         )
         if not created:
             # the store's own start-up writes (settings from the environment) go through the log
@@ -134,6 +141,14 @@ class HaNode:
 
     async def wait_applied(self, seq: int) -> bool:
         return self.replicator is not None and await self.replicator.wait_applied(seq)
+
+    async def fetch_file(self, collection_id: str, record_id: str, name: str, dest: Path) -> bool:
+        """A record file this node lacks, from the bucket into its local storage."""
+        try:
+            return await self.files.fetch(object_name(collection_id, record_id, name), dest)
+        except ChangelogError as exc:
+            log.warning("HA: %s", exc)
+            return False
 
     def problem(self) -> str | None:
         """Why this node cannot serve as part of the cluster right now (None: it can)."""

@@ -33,7 +33,9 @@ from core.errors import ApiError, storage_full
 from core.ha.applier import Applier, ApplyError, Mode, read_state
 from core.ha.changelog import Changelog, ChangelogError, Follower, Message, NotYetReadable, WrongLastSequence
 from core.ha.entry import Entry, encode
+from core.ha.files import FileBucket, object_name
 from core.store.db import Change, Database, WriteConflict
+from core.store.files import FileStorage
 
 log = logging.getLogger("core.ha")
 
@@ -41,7 +43,9 @@ T = TypeVar("T")
 
 # the notes of a write group that other nodes' listeners use (realtime's write order, cache
 # reloads); the rest stay on the writing node
-SHIPPED_TAGS = ("records", "collections_changed", "settings_changed", "auth_changed")
+SHIPPED_TAGS = ("records", "collections_changed", "settings_changed", "auth_changed", "files_removed")
+# seconds an upload may take per MB, on top of the write timeout, before the write answers 503
+UPLOAD_SECONDS_PER_MB = 0.1
 UNAVAILABLE = "The cluster's changelog is unavailable; nothing was written. Try again."
 
 
@@ -55,6 +59,8 @@ class Replicator:
         mode: Mode = Mode.SERIALIZABLE,
         timeout: float = 5.0,
         on_applied: Callable[[apsw.Connection, Change], None] | None = None,
+        files: FileBucket | None = None,
+        storage: FileStorage | None = None,
     ) -> None:
         self.changelog = changelog
         self.loop = loop
@@ -64,6 +70,8 @@ class Replicator:
         # reloads what the store caches from the database (collections, settings), on the
         # writer connection, before the hooks hear of the change
         self.on_applied = on_applied
+        self.files = files
+        self.storage = storage
         self.stalled: str | None = None  # why this node stopped applying (health answers 503)
         # for status and metrics
         self.retries = 0  # serializable appends refused because another node came first
@@ -163,6 +171,7 @@ class Replicator:
         if state is None:
             raise ApiError(503, "This node's database is not derived from the changelog.")
         tags = {key: value for key, value in change.tags.items() if key in SHIPPED_TAGS}
+        self._upload_files(change.tags.get("files_added") or [])
         payload = encode(Entry(self.node, change.changeset, schema, tags))
         expected = state.seq if self.mode is Mode.SERIALIZABLE else None
         try:
@@ -181,6 +190,7 @@ class Replicator:
             raise ApiError(503, UNAVAILABLE) from None
         with self._lock:
             self._known_last = max(self._known_last, seq)
+        self._forget_files(change.tags.get("files_removed") or [])
         if seq != state.seq + 1:
             # last-writer-wins, and others' entries came first: apply them and ours in log
             # order, so that every node resolves the conflicts alike
@@ -191,6 +201,30 @@ class Replicator:
         # is answered sees the write committed
         self.applied = seq
         return True
+
+    def _upload_files(self, added: list[list[str]]) -> None:
+        """Every file the change names goes to the bucket before the change is appended."""
+        if self.files is None or self.storage is None:
+            return
+        for collection_id, record_id, name in added:
+            path = self.storage.path(collection_id, record_id, name)
+            if not path.is_file():
+                continue  # written and removed again within the group
+            allowed = self.timeout + UPLOAD_SECONDS_PER_MB * path.stat().st_size / 1e6
+            try:
+                self._wait(self.files.upload(path, object_name(collection_id, record_id, name)), allowed)
+            except ChangelogError as exc:
+                log.warning("HA: a write failed: %s", exc)
+                raise ApiError(503, UNAVAILABLE) from None
+
+    def _forget_files(self, removed: list[list[str | None]]) -> None:
+        """The bucket follows the removals of an appended entry (not waited for: a file left
+        behind only costs space)."""
+        if self.files is None or not removed:
+            return
+        keys = [object_name(c or "", r or "", n) for c, r, n in removed if n]
+        prefixes = [f"{c}/{r}/" for c, r, n in removed if not n]
+        asyncio.run_coroutine_threadsafe(self.files.remove(keys, prefixes), self.loop)
 
     def _entry(self, seq: int) -> bytes:
         # a refused append reports the stream leader's last *proposed* sequence: the entries up
@@ -214,22 +248,28 @@ class Replicator:
                 raise ApplyError(seq, "the stream no longer has this entry (this node needs a snapshot)")
             return message.data
 
-    def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _wait(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
-            return future.result(self.timeout + 1)
+            return future.result((self.timeout if timeout is None else timeout) + 1)
         except (concurrent.futures.TimeoutError, TimeoutError):
             future.cancel()
             raise ChangelogError("no answer in time (no JetStream quorum, or NATS unreachable)") from None
 
 
-def reload_store_caches(store: Any) -> Callable[[apsw.Connection, Change], None]:
-    """The `on_applied` of a Store: what a local schema or settings write reloads after its commit."""
+def after_apply(store: Any) -> Callable[[apsw.Connection, Change], None]:
+    """The `on_applied` of a Store: what a local write does after its commit (reload what the
+    store caches, remove the files the change took away)."""
 
-    def reload(conn: apsw.Connection, change: Change) -> None:
+    def follow(conn: apsw.Connection, change: Change) -> None:
         if change.tags.get("collections_changed"):
             store.registry.load(conn)
         if change.tags.get("settings_changed"):
             store.settings.load(conn)
+        for collection_id, record_id, name in change.tags.get("files_removed") or []:
+            if name:
+                store.storage.delete(collection_id, record_id, name)
+            else:
+                store.storage.delete_record(collection_id, record_id)
 
-    return reload
+    return follow

@@ -128,6 +128,8 @@ class RecordWriter:
                     name = item.name or stored_name(item.filename, item.head())
                     self.storage.save(col.id, record_id, name, item.reader())
                     self.ctx.on_rollback.append(partial(self.storage.delete, col.id, record_id, name))
+                    # for a replicated store: the files a change needs, before it is published
+                    self.ctx.tags.setdefault("files_added", []).append([col.id, record_id, name])
                     names.append(name)
                 else:
                     names.append(str(item))
@@ -432,6 +434,12 @@ class RecordWriter:
     ) -> None:
         if not names and not whole_record:
             return
+        removed = self.ctx.tags.setdefault("files_removed", [])
+        removed += (
+            [[collection_id, record_id, None]]
+            if whole_record
+            else [[collection_id, record_id, n] for n in names]
+        )
 
         def remove() -> None:
             if whole_record:

@@ -17,7 +17,7 @@ from core.app import App
 from core.config import Settings
 from core.ha.applier import Mode, read_state, start_state
 from core.ha.changelog import Changelog, StreamSettings
-from core.ha.replicator import Replicator, reload_store_caches
+from core.ha.replicator import Replicator, after_apply
 from core.store.db import open_connection
 from core.store.record_view import fetch_dicts
 from tests import fixture_data
@@ -58,7 +58,7 @@ async def nodes(
                 asyncio.get_running_loop(),
                 node=name,
                 mode=request.param,
-                on_applied=reload_store_caches(app.store),
+                on_applied=after_apply(app.store),
             )
             await replicator.start(app.store.db)
             # httpx's ASGI transport runs the app on this loop, where the NATS client lives too

@@ -142,6 +142,46 @@ async def test_a_write_on_one_node_is_read_token_and_event_on_another(cluster: l
         await b.aclose()
 
 
+async def test_a_file_uploaded_on_one_node_is_served_by_another(cluster: list[HaNode]) -> None:
+    a, b = (httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster[:2])
+    try:
+        token = await superuser_token(a)
+        auth = {"Authorization": token}
+        made = await a.post(
+            "/api/collections",
+            headers=auth,
+            json={
+                "name": "docs",
+                "fields": [{"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 5000000}],
+            },
+        )
+        assert made.status_code == 200, made.text
+        payload = bytes(range(256)) * 4096  # 1 MiB
+        up = await a.post(
+            "/api/collections/docs/records", headers=auth, files={"doc": ("report.bin", payload)}
+        )
+        assert up.status_code == 200, up.text
+        record, name = up.json()["id"], up.json()["doc"]
+        url = f"/api/files/docs/{record}/{name}"
+        seq = up.headers["x-core-seq"]
+        got = await b.get(url, headers={"X-Core-Min-Seq": seq})
+        assert got.status_code == 200 and got.content == payload
+        local = cluster[1].data_dir / "pocketbase" / "storage" / made.json()["id"] / record / name
+        assert local.read_bytes() == payload  # b keeps its copy
+        gone = await b.delete(f"/api/collections/docs/records/{record}", headers=auth)
+        assert gone.status_code == 204
+        a_copy = cluster[0].data_dir / "pocketbase" / "storage" / made.json()["id"] / record / name
+
+        async def removed_everywhere() -> bool:
+            answer = await a.get(url, headers={"X-Core-Min-Seq": gone.headers["x-core-seq"]})
+            return answer.status_code == 404 and not a_copy.exists() and not local.exists()
+
+        await _eventually(removed_everywhere, "the file leaves every node")
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
 async def test_three_nodes_write_converge_and_survive_kill9(cluster: list[HaNode]) -> None:
     clients = [httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster]
     try:

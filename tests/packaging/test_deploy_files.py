@@ -167,9 +167,7 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("readme", [FLY / "README.md", SYSTEMD / "README.md"], ids=lambda p: p.parent.name)
 def test_readmes_say_only_nats_is_clustered(readme: Path) -> None:
-    """Without `--ha`, a multi-node deployment must not look like a replicated database; with
-    it, files are not replicated yet."""
+    """Without `--ha`, a multi-node deployment must not look like a replicated database."""
     text = " ".join(line.lstrip("> ") for line in readme.read_text().splitlines()).split()
     text = " ".join(text)
     assert "Without `--ha`, each node keeps its own database; only NATS is clustered." in text
-    assert "Uploaded files are not replicated yet, even with `--ha`" in text
