@@ -5,6 +5,7 @@ that is not derived from the stream is refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -60,18 +61,23 @@ async def cluster(start_node: StartNode, tmp_path: Path) -> AsyncIterator[Callab
         await close_node(pair)
 
 
-async def _create_posts(app: App, titles: list[str]) -> None:
+@contextlib.asynccontextmanager
+async def superuser_client(app: App) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` on this event loop (where its NATS client lives), as the fixture superuser."""
     su = app.store.find("_superusers")
     row = app.store.db.read_sync(
         lambda c: fetch_dicts(c, "SELECT * FROM _superusers WHERE email = ?", (fixture_data.SUPERUSER[0],))
     )[0]
-    headers = {"Authorization": app.auth.issue(su, row)}
     transport = httpx.ASGITransport(app=build_asgi(app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
+    headers = {"Authorization": app.auth.issue(su, row)}
+    async with httpx.AsyncClient(transport=transport, base_url="http://core", headers=headers) as client:
+        yield client
+
+
+async def _create_posts(app: App, titles: list[str]) -> None:
+    async with superuser_client(app) as client:
         for title in titles:
-            response = await client.post(
-                "/api/collections/posts/records", json={"title": title}, headers=headers
-            )
+            response = await client.post("/api/collections/posts/records", json={"title": title})
             assert response.status_code == 200, response.text
 
 
@@ -206,24 +212,18 @@ async def test_what_would_bypass_the_log_is_refused(cluster: Any, fixture_dir: P
     shutil.copytree(fixture_dir, tmp_path / "one")
     app, node = await cluster("one", tmp_path / "one")
     app.services["ha"] = node
-    su = app.store.find("_superusers")
-    row = app.store.db.read_sync(
-        lambda c: fetch_dicts(c, "SELECT * FROM _superusers WHERE email = ?", (fixture_data.SUPERUSER[0],))
-    )[0]
-    headers = {"Authorization": app.auth.issue(su, row)}
-    transport = httpx.ASGITransport(app=build_asgi(app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
+    async with superuser_client(app) as client:
         for ddl_sql in (
             "CREATE TABLE side (a TEXT)",
             "ALTER TABLE posts ADD COLUMN side TEXT",
             "CREATE INDEX idx_side ON posts (views)",
         ):
-            refused = await client.post("/api/sql", json={"query": ddl_sql}, headers=headers)
+            refused = await client.post("/api/sql", json={"query": ddl_sql})
             assert refused.status_code == 400, refused.text
             assert refused.json()["message"].startswith("Schema changes through SQL are not replicated")
         before = _state(app).seq
-        dml = await client.post("/api/sql", json={"query": "UPDATE posts SET views = 7"}, headers=headers)
+        dml = await client.post("/api/sql", json={"query": "UPDATE posts SET views = 7"})
         assert dml.status_code == 200, dml.text
         assert _state(app).seq == before + 1  # row changes go through the log
-        restore = await client.post("/api/backups/any.zip/restore", headers=headers)
+        restore = await client.post("/api/backups/any.zip/restore")
         assert restore.status_code == 400 and "not replicated under --ha" in restore.json()["message"]
