@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException
 
 from core.api._ha_seq import AppliedSequence
 from core.api._headers import ResponseHeaders
+from core.api._head import HeadAsGet
 from core.api._hot import HotRoutes
 from core.api._request_log import RequestLogMiddleware
 from core.api._superuser_ips_middleware import SuperuserIPs
@@ -101,6 +102,7 @@ def build_asgi(app: App, hot_routes: bool = True) -> Litestar:
         asgi.asgi_handler = HotRoutes(app, asgi.asgi_handler)  # type: ignore[assignment]
     inner: Any = asgi.asgi_handler
     inner = AppliedSequence(inner, app)
+    inner = HeadAsGet(inner)
     # outermost: preflights are answered before the log and the rate limits, as PocketBase's CORS
     asgi.asgi_handler = ResponseHeaders(inner, app.settings.origins)  # type: ignore[assignment]
     return asgi
