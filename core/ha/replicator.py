@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import apsw
 
 from core.errors import ApiError, storage_full
-from core.ha.applier import Applier, ApplyError, Mode, read_state
+from core.ha.applier import Applier, ApplyError, Mode, Restore, read_state
 from core.ha.changelog import Changelog, ChangelogError, Follower, Message, NotYetReadable, WrongLastSequence
 from core.ha.entry import Entry, encode
 from core.ha.files import FileBucket, object_name
@@ -79,6 +79,7 @@ class Replicator:
         self.conflicts: Counter[str] = Counter()  # last-writer-wins conflicts per table
         self.arrived: dict[int, float] = {}  # when entries not applied yet came in (lag in seconds)
         self.on_apply: Callable[[float], None] | None = None  # seconds each entry took to apply
+        self.restore: Restore | None = None  # applies a backup restore entry (core/ha/restore.py)
         self._ids = (f"{node}:{secrets.token_hex(4)}:{n}" for n in itertools.count(1))
         self._lock = threading.Lock()
         self._buffer: dict[int, bytes] = {}  # entries the follower delivered, not applied yet
@@ -146,7 +147,7 @@ class Replicator:
             target = self._known_last
         if self.stalled:
             raise ApiError(503, f"This node stopped applying the changelog: {self.stalled}")
-        applier = Applier(conn, self.mode)
+        applier = Applier(conn, self.mode, self.restore)
         state = applier.state()
         seq = state.seq if state is not None else 0
         changes: list[Change] = []

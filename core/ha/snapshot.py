@@ -62,8 +62,8 @@ async def bucket(js: JetStreamContext, stream: str, replicas: int) -> ObjectStor
     return store
 
 
-def copy_database(source: Path, dest: Path) -> State:
-    """A consistent, compacted copy of `source` at `dest`; the state it stands for."""
+def vacuum_into(source: Path, dest: Path) -> None:
+    """A consistent, compacted copy of `source` (which may be in use) at `dest`."""
     with contextlib.suppress(FileNotFoundError):
         dest.unlink()
     conn = apsw.Connection(str(source), flags=apsw.SQLITE_OPEN_READONLY)
@@ -71,6 +71,11 @@ def copy_database(source: Path, dest: Path) -> State:
         conn.execute("VACUUM INTO ?", (str(dest),))
     finally:
         conn.close()
+
+
+def copy_database(source: Path, dest: Path) -> State:
+    """A consistent, compacted copy of `source` at `dest`; the state it stands for."""
+    vacuum_into(source, dest)
     return _state_of(dest)
 
 

@@ -24,7 +24,7 @@ import nats.js.errors
 from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
-from core.ha import snapshot
+from core.ha import restore, snapshot
 from core.ha.applier import read_state
 from core.ha.changelog import ChangelogError, wait_for_leader
 
@@ -161,6 +161,12 @@ class Upkeep:
             keep_from = taken.seq + 1 - self.settings.retain_entries
             if keep_from > 1:
                 await self.node.js.purge_stream(stream.name, seq=keep_from)
+            first_seq = int((await self.node.js.stream_info(stream.name)).state.first_seq or 1)
+            bucket = await snapshot.bucket(self.node.js, stream.name, stream.replicas)
+            if forgotten := await restore.forget_replayed(bucket, first_seq):
+                log.info(
+                    "HA: %d backup restore object(s) no entry in the stream needs were deleted", forgotten
+                )
             return taken
         finally:
             try:

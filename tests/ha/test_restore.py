@@ -1,0 +1,90 @@
+"""A backup restore under --ha is one changelog entry (in-process nodes on one real nats-server):
+every node applies it, the one that restored included; later entries apply on top; a node that
+replays across it fetches its data; the data is kept while the entry is in the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.api import backups
+from core.ha import restore, snapshot
+from core.ha.entry import Entry, decode, encode
+from tests.ha.test_node import _create_posts, _same, _state, cluster, superuser_client
+
+__all__ = ["cluster"]  # the fixture, shared with test_node.py
+
+
+def _titles(app: Any) -> set[str]:
+    return set(app.store.db.read_sync(lambda c: [r[0] for r in c.execute("SELECT title FROM posts")]))
+
+
+def test_a_restore_entry_is_format_2_and_a_write_group_stays_1() -> None:
+    group = encode(Entry("n", b"cs"))
+    restored = encode(Entry("n", restore="restore/abc"))
+    assert group[5] == 1 and restored[5] == 2  # an older core stops at a restore, not at a write
+    assert decode(restored).restore == "restore/abc" and decode(group).restore == ""
+
+
+async def test_a_restore_reaches_every_node_and_writes_go_on(
+    cluster: Any, fixture_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="core.ha")
+    shutil.copytree(fixture_dir, tmp_path / "a")
+    a_app, a_node = await cluster("a", tmp_path / "a")
+    b_app, _ = await cluster("b", tmp_path / "b")
+    a_app.services["ha"] = a_node
+    backups.on_startup(a_app)
+    await _create_posts(a_app, ["kept-1", "kept-2"])
+    async with superuser_client(a_app) as client:
+        made = await client.post("/api/backups", json={"name": "before.zip"})
+        assert made.status_code == 204, made.text
+        await _create_posts(b_app, ["after-backup"])
+        await _same(a_app, b_app)
+        assert "after-backup" in _titles(a_app)
+        before = _state(a_app).seq
+
+        missing = await client.post("/api/backups/nope.zip/restore")
+        assert missing.status_code == 400 and _state(a_app).seq == before  # nothing appended
+
+        restored = await client.post("/api/backups/before.zip/restore")
+        assert restored.status_code == 204, restored.text
+    seq = before + 1
+    assert _state(a_app).seq == seq  # the restoring node applied its own entry
+    await _same(a_app, b_app)
+    for app in (a_app, b_app):
+        titles = _titles(app)
+        assert {"kept-1", "kept-2"} <= titles and "after-backup" not in titles
+        assert _state(app).stream == a_node.identity and _state(app).skipped == 0
+    # the caches followed: the collections and the writes work on both
+    await _create_posts(b_app, ["after-restore-b"])
+    await _create_posts(a_app, ["after-restore-a"])
+    await _same(a_app, b_app)
+    assert {"after-restore-a", "after-restore-b"} <= _titles(b_app)
+
+    # a node that joins now starts from snapshot 0 and replays across the restore entry
+    c_app, _ = await cluster("c", tmp_path / "c")
+    assert "restored snapshot at entry 0" in caplog.text
+    await _same(a_app, c_app)
+    assert "after-backup" not in _titles(c_app)
+
+    # the restore's data stays while its entry is in the stream, and goes once it is trimmed
+    bucket = await snapshot.bucket(cluster.js, "pbjoin", 1)
+    objects = [o for o in await bucket.list(ignore_deletes=True) if o.name.startswith(restore.PREFIX)]
+    assert len(objects) == 1 and objects[0].headers[snapshot.SEQ_HEADER] == str(seq)
+    assert await restore.forget_replayed(bucket, first_seq=seq) == 0
+    assert await restore.forget_replayed(bucket, first_seq=seq + 1) == 1
+    assert not [o for o in await bucket.list(ignore_deletes=True) if o.name.startswith(restore.PREFIX)]
+
+    # were it deleted too early, a node replaying across the entry stops there, loudly: never skips it
+    d_app, d_node = await cluster("d", tmp_path / "d")
+    for _ in range(200):
+        if d_node.replicator.stalled:
+            break
+        await asyncio.sleep(0.05)
+    assert "gone from the snapshot bucket" in (d_node.problem() or "")
+    assert _state(d_app).seq == seq - 1
