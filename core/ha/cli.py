@@ -62,6 +62,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--ha-retain-entries",
         help="entries kept below the newest snapshot (env CORE_HA_RETAIN_ENTRIES, default 10000)",
     )
+    group.add_argument(
+        "--ha-orphan-minutes",
+        help="files in the bucket that no record names are deleted after each snapshot once this old "
+        "(env CORE_HA_ORPHAN_MINUTES, default 60)",
+    )
 
 
 HA_FLAGS = (
@@ -73,6 +78,7 @@ HA_FLAGS = (
     "ha_snapshot_minutes",
     "ha_create_delay",
     "ha_retain_entries",
+    "ha_orphan_minutes",
 )
 
 

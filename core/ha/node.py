@@ -63,6 +63,9 @@ class HaSettings:
     status_interval: float = 2.0
     # how long a node with an empty data dir waits for another node to create the stream
     create_delay: float = 10.0
+    # seconds an object of the file bucket is kept even when no record names it (its entry may
+    # not be applied yet); older ones are swept after each snapshot
+    orphan_grace: float = 3600.0
 
 
 class HaNode:

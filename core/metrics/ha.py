@@ -83,6 +83,11 @@ class HaMetrics:
             "Messages on the changelog subject that were not core entries (skipped).",
         ).set_total(state.skipped if state else 0)
         reg.add(self.apply_time)
+        upkeep = self.node.upkeep
+        reg.counter(
+            "core_ha_orphaned_files_deleted_total",
+            "Objects of the file bucket no record named any more, deleted by this node's sweeps.",
+        ).set_total(upkeep.orphans_deleted if upkeep else 0)
         newest = await self._newest_snapshot()
         age = reg.gauge(
             "core_ha_snapshot_age_seconds",
