@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
@@ -38,6 +39,7 @@ SERVICE = "backups"
 VALIDATION_FAILED = "An error occurred while validating the submitted data."
 CREATE_BUSY = "Try again later - another backup/restore process has already been started"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+FETCH_TIMEOUT = 600.0  # seconds a backup under --ha may spend fetching the files it lacks
 
 
 def _service(request: Request[Any, Any, Any]) -> BackupService:
@@ -241,7 +243,26 @@ def on_startup(app: App) -> None:
     if lock.acquire(exclusive=False):
         app.services["backups.lock"] = lock
     clean_temp(app.store.dir)
-    app.services[SERVICE] = BackupService(app.store.dir, app.store.settings.get)
+    service = app.services[SERVICE] = BackupService(app.store.dir, app.store.settings.get)
+    ha = app.services.get("ha")
+    if ha is not None:
+        service.before_create = _fetch_record_files(app, ha, asyncio.get_running_loop())
+
+
+def _fetch_record_files(app: App, ha: Any, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Under --ha a node keeps only the files it has served: a backup fetches the others first."""
+    from core.ha.files import referenced_files
+
+    def fetch() -> None:
+        names = app.store.db.read_sync(referenced_files)
+        future = asyncio.run_coroutine_threadsafe(ha.files.fetch_missing(app.store.storage, names), loop)
+        try:
+            future.result(FETCH_TIMEOUT)
+        except Exception as e:  # a backup without every file is worse than none: refuse it
+            future.cancel()
+            raise BackupError(f"Failed to fetch the record files from the cluster: {e}") from None
+
+    return fetch
 
 
 async def on_shutdown(app: App) -> None:

@@ -124,6 +124,16 @@ class FileBucket:
                 count += 1
         return count
 
+    async def fetch_missing(self, storage: FileStorage, names: set[str]) -> int:
+        """Every object of `names` this node lacks in `storage`, fetched; how many."""
+        count = 0
+        for name in sorted(names):
+            collection_id, record_id, filename = name.split("/", 2)
+            dest = storage.path(collection_id, record_id, filename)
+            if not dest.is_file() and await self.fetch(name, dest):
+                count += 1
+        return count
+
     async def sweep(self, referenced: Callable[[], Awaitable[set[str]]], grace: float) -> int:
         """Delete the objects older than `grace` seconds that `referenced()` (the object names
         the records name) leaves out; how many. The listing comes first: what is referenced by

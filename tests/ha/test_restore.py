@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,31 @@ async def test_a_restore_reaches_every_node_and_writes_go_on(
         await asyncio.sleep(0.05)
     assert "gone from the snapshot bucket" in (d_node.problem() or "")
     assert _state(d_app).seq == seq - 1
+
+
+async def test_a_backup_holds_the_files_this_node_never_served(
+    cluster: Any, fixture_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(fixture_dir, tmp_path / "a")
+    a_app, a_node = await cluster("a", tmp_path / "a")
+    b_app, _ = await cluster("b", tmp_path / "b")
+    a_app.services["ha"] = a_node
+    backups.on_startup(a_app)
+    async with superuser_client(b_app) as client:
+        made = await client.post(
+            "/api/collections",
+            json={
+                "name": "docs",
+                "fields": [{"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 1000}],
+            },
+        )
+        assert made.status_code == 200, made.text
+        up = await client.post("/api/collections/docs/records", files={"doc": ("b.txt", b"from b")})
+        assert up.status_code == 200, up.text
+    await _same(a_app, b_app)
+    member = f"storage/{made.json()['id']}/{up.json()['id']}/{up.json()['doc']}"
+    assert not (a_app.store.dir / member).exists()  # a has the record, not the file
+    async with superuser_client(a_app) as client:
+        assert (await client.post("/api/backups", json={"name": "all.zip"})).status_code == 204
+    with zipfile.ZipFile(a_app.store.dir / "backups" / "all.zip") as archive:
+        assert archive.read(member) == b"from b"
