@@ -16,6 +16,7 @@ from core.api import backups
 from core.ha import restore, snapshot
 from core.ha.entry import Entry, decode, encode
 from tests.ha.test_node import _create_posts, _same, _state, cluster, superuser_client
+from tests.ha.test_sweep import create_docs
 
 __all__ = ["cluster"]  # the fixture, shared with test_node.py
 
@@ -100,14 +101,7 @@ async def test_a_backup_holds_the_files_this_node_never_served(
     a_app.services["ha"] = a_node
     backups.on_startup(a_app)
     async with superuser_client(b_app) as client:
-        made = await client.post(
-            "/api/collections",
-            json={
-                "name": "docs",
-                "fields": [{"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 1000}],
-            },
-        )
-        assert made.status_code == 200, made.text
+        made = await create_docs(client)
         up = await client.post("/api/collections/docs/records", files={"doc": ("b.txt", b"from b")})
         assert up.status_code == 200, up.text
     await _same(a_app, b_app)

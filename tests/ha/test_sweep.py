@@ -8,10 +8,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from core.ha.files import object_name, referenced_files
 from tests.ha.test_node import _state, cluster, superuser_client
 
 __all__ = ["cluster"]  # the fixture, shared with test_node.py
+
+
+async def create_docs(client: httpx.AsyncClient, max_select: int = 1) -> httpx.Response:
+    """A `docs` collection with one file field `doc`."""
+    field = {"name": "doc", "type": "file", "maxSelect": max_select, "maxSize": 1000}
+    made = await client.post("/api/collections", json={"name": "docs", "fields": [field]})
+    assert made.status_code == 200, made.text
+    return made
 
 
 async def _names(node: Any) -> set[str]:
@@ -25,14 +35,7 @@ async def test_orphans_are_swept_and_named_or_young_files_stay(
     shutil.copytree(fixture_dir, tmp_path / "a")
     app, node = await cluster("a", tmp_path / "a", orphan_grace=3600.0)
     async with superuser_client(app) as client:
-        made = await client.post(
-            "/api/collections",
-            json={
-                "name": "docs",
-                "fields": [{"name": "doc", "type": "file", "maxSelect": 3, "maxSize": 1000}],
-            },
-        )
-        assert made.status_code == 200, made.text
+        made = await create_docs(client, max_select=3)
         kept = await client.post(
             "/api/collections/docs/records", files=[("doc", ("a.txt", b"a")), ("doc", ("b.txt", b"b"))]
         )
