@@ -49,6 +49,7 @@ from core.ha import snapshot
 from core.ha.applier import ApplyError, read_state, start_state
 from core.ha.changelog import ChangelogError, StreamSettings, WrongLastSequence
 from core.ha.entry import Entry, encode
+from core.lifecycle import REPLACED_TAGS
 from core.store.files import FileStorage
 
 log = logging.getLogger("core.ha")
@@ -59,8 +60,6 @@ APPEND_ATTEMPTS = 64
 APPLY_SECONDS = 300.0
 # an object whose sequence header was never set (its node died between the upload and the append)
 UNCLAIMED_SECONDS = 24 * 3600.0
-# what a restore tells the store's caches and listeners: everything changed (core/lifecycle.py)
-RESTORED_TAGS = {"collections_changed": True, "settings_changed": True, "data_replaced": True}
 
 
 class RestoreError(Exception):
@@ -167,7 +166,8 @@ class RestoreApplier:
         finally:
             work.unlink(missing_ok=True)
         log.info("HA: applied the backup restore of entry %d", seq)
-        return dict(RESTORED_TAGS)
+        # the store's caches and listeners start over, as after a restore without --ha
+        return dict(REPLACED_TAGS)
 
     def _download(self, seq: int, name: str, dest: Path) -> None:
         future = asyncio.run_coroutine_threadsafe(self._get(seq, name, dest), self.loop)

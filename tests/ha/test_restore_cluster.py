@@ -1,5 +1,6 @@
 """A backup restore on one of three `core serve --ha` nodes (real processes, each with its
-embedded nats-server): every node ends with the backup's rows and files, and writes go on."""
+embedded nats-server): every node ends with the backup's rows and files, and writes go on;
+each node's metrics listener shows the replication series."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ha_cluster, start_all, superuser_token
+from tests.metrics.exposition import scrape, value
+from tests.servers import free_port, ha_cluster, start_all, superuser_token
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +28,9 @@ async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: 
 
 async def test_a_restore_on_one_node_restores_rows_and_files_on_all(tmp_path: Path) -> None:
     nodes = ha_cluster(tmp_path, 3, "--ha-timeout", "2", "--ha-create-delay", "1")
+    metrics = [f"http://127.0.0.1:{free_port()}/metrics" for _ in nodes]
+    for node, url in zip(nodes, metrics, strict=True):
+        node.args += ["--metrics-http", url.removeprefix("http://").removesuffix("/metrics")]
     start_all(nodes)
     clients = [httpx.AsyncClient(base_url=n.url, timeout=30) for n in nodes]
     try:
@@ -86,6 +91,19 @@ async def test_a_restore_on_one_node_restores_rows_and_files_on_all(tmp_path: Pa
                 return set(new) <= set(await state(client))
 
             await _eventually(has_new, f"node n{i} has every new record")
+
+        # each node's metrics: the same applied sequence everywhere, others' entries applied (timed)
+        samples = [scrape(url)[1] for url in metrics]
+        applied = {value(s, "core_ha_applied_sequence") for s in samples}
+        assert len(applied) == 1 and applied.pop() > 0
+        for s in samples:
+            assert value(s, "core_ha_lag_messages") == 0 and value(s, "core_ha_stalled") == 0
+            assert value(s, "core_ha_apply_seconds_count") > 0
+        creates = [
+            value(s, "core_http_requests_total", route="/api/collections/{collection}/records")
+            for s in samples
+        ]
+        assert all(c >= 1 for c in creates)
     finally:
         for client in clients:
             await client.aclose()
