@@ -10,10 +10,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 
 from core.api import backups
 from core.ha import restore, snapshot
+from core.ha.applier import ApplyError, State, read_state, start_state
 from core.ha.entry import Entry, decode, encode
 from tests.ha.test_node import _create_posts, _same, _state, cluster, superuser_client
 from tests.ha.test_sweep import create_docs
@@ -111,3 +113,27 @@ async def test_a_backup_holds_the_files_this_node_never_served(
         assert (await client.post("/api/backups", json={"name": "all.zip"})).status_code == 204
     with zipfile.ZipFile(a_app.store.dir / "backups" / "all.zip") as archive:
         assert archive.read(member) == b"from b"
+
+
+def test_restore_data_of_another_page_size_replaces_a_wal_database(tmp_path: Path) -> None:
+    """A WAL database only takes a backup of its own page size: the restore's copy is converted."""
+    live = apsw.Connection(str(tmp_path / "live.db"))
+    live.execute("PRAGMA journal_mode=WAL")
+    with live:
+        start_state(live, "stream-id", 7)
+        live.execute("UPDATE _ha_state SET skipped = 2")
+        live.execute("CREATE TABLE old (a)")
+    reader = apsw.Connection(str(tmp_path / "live.db"))
+    backup = tmp_path / "backup.db"
+    other = apsw.Connection(str(backup))
+    other.execute("PRAGMA page_size=8192; VACUUM; CREATE TABLE kept (a); INSERT INTO kept VALUES (1)")
+    other.close()
+    restore._prepare(8, backup, "stream-id", 2, 4096)
+    restore._replace(8, live, backup)
+    tables = {r[0] for r in reader.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    assert tables == {"kept", "_ha_state"}
+    assert read_state(reader) == State("stream-id", 8, 2)
+    assert reader.execute("PRAGMA journal_mode").fetchall() == [("wal",)]
+    (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
+    with pytest.raises(ApplyError, match="cannot be read"):
+        restore._prepare(9, tmp_path / "junk.db", "stream-id", 2, 4096)
