@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 
 from tests.metrics.exposition import names, scrape, value
-from tests.servers import free_port, start_core, superuser_client
+from tests.servers import REPO_ROOT, free_port, start_core, superuser_client
 
 RECORD_ROUTE = "/api/collections/{collection}/records/{id}"
 
@@ -92,3 +95,25 @@ def test_workers_are_added_up_by_the_leader(tmp_path: Path) -> None:
         assert value(again, "core_http_requests_total", route="/api/health") == first
     finally:
         server.stop()
+
+
+def test_a_bad_or_taken_address_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for address, message in (
+            ("127.0.0.1:abc", "--metrics-http: invalid port 'abc'"),
+            ("127.0.0.1:0", "--metrics-http: a port is needed"),
+            (f"127.0.0.1:{port}", f"--metrics-http: cannot listen on 127.0.0.1:{port}"),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "core", "serve", "--no-nats", "--dir", str(tmp_path / "d")]
+                + ["--http", f"127.0.0.1:{free_port()}", "--metrics-http", address],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=REPO_ROOT,
+            )
+            assert done.returncode != 0 and message in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr
