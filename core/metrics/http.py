@@ -20,19 +20,28 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNMATCHED = "unmatched"
+RECORDS = "/api/collections/{collection}/records"
+RECORD = RECORDS + "/{id}"
 # the record routes answered ahead of Litestar's router (core/api/_hot.py) carry no template
 _RECORDS = re.compile(r"^/api/collections/[^/]+/records(/[^/]+)?$")
 _STREAMS = frozenset({"/api/realtime", "/api/ds/sse"})
 _TYPED_PARAM = re.compile(r"\{(\w+):[^}]*\}")
 
 
+_templates: dict[str, str] = {}  # Litestar's template -> the label (a few dozen routes)
+_CLASSES = tuple(f"{n}xx" for n in range(10))
+
+
 def route_of(scope: Scope) -> str:
     template = scope.get("path_template")
     if template:
-        return _TYPED_PARAM.sub(r"{\1}", str(template))
+        label = _templates.get(template)
+        if label is None:
+            label = _templates[template] = _TYPED_PARAM.sub(r"{\1}", str(template))
+        return label
     found = _RECORDS.match(str(scope.get("path", "")))
     if found:
-        return "/api/collections/{collection}/records" + ("/{id}" if found.group(1) else "")
+        return RECORD if found.group(1) else RECORDS
     return UNMATCHED
 
 
@@ -59,6 +68,6 @@ class HttpMetrics:
         finally:
             route = route_of(scope)
             method = str(scope.get("method", ""))
-            self.metrics.requests.inc(route, method, f"{(status or 500) // 100}xx")
+            self.metrics.requests.inc(route, method, _CLASSES[(status or 500) // 100 % 10])
             if scope.get("path") not in _STREAMS:
                 self.metrics.latency.observe(time.perf_counter() - started, route, method)
