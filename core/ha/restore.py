@@ -35,6 +35,8 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,9 @@ from nats.js.object_store import ObjectStore
 from core.backups.layout import DATA_DB, temp_dir
 from core.ha import snapshot
 from core.ha.applier import ApplyError, read_state, start_state
-from core.ha.changelog import ChangelogError, StreamSettings, WrongLastSequence
+from core.ha.changelog import Changelog, ChangelogError, StreamSettings, WrongLastSequence
 from core.ha.entry import Entry, encode
+from core.ha.files import FileBucket
 from core.lifecycle import REPLACED_TAGS
 from core.store.files import FileStorage
 
@@ -71,33 +74,61 @@ class RestoreError(Exception):
         self.status = status
 
 
-# -- the restoring node ------------------------------------------------------------------------
-async def restore_backup(node: Any, extracted: Path) -> int:
-    """Send an extracted, checked backup through the changelog; the entry's sequence, once this
-    node has applied it."""
-    replicator = node.replicator
-    if replicator is None or replicator.stalled:
-        raise RestoreError("This node stopped applying the changelog; restore on another node.", 503)
-    stream = node.settings.stream
-    try:
-        await node.files.upload_all(FileStorage(extracted / "storage"))
-        bucket = await snapshot.bucket(node.js, stream.name, stream.replicas)
-        name = f"{PREFIX}{secrets.token_hex(8)}"
-        compact = extracted / ".restore-upload.db"
-        await asyncio.to_thread(snapshot.vacuum_into, extracted / DATA_DB, compact)
-        await _put(bucket, name, compact, {snapshot.STREAM_HEADER: node.identity})
-        seq = await _append(node, bucket, name)
-    except ChangelogError as exc:
-        log.warning("HA: a restore failed: %s", exc)
-        raise RestoreError(
-            "The cluster's changelog is unavailable; nothing was restored. Try again.", 503
-        ) from None
-    log.info("HA: backup restore appended as entry %d (object %s)", seq, name)
-    if not await replicator.wait_applied(seq, APPLY_SECONDS):
-        raise RestoreError(f"The restore (entry {seq}) was not applied on this node in time.", 503)
-    if replicator.stalled:
-        raise RestoreError(f"This node stopped applying the changelog: {replicator.stalled}", 503)
-    return seq
+# -- the restoring node (or `core backup restore`) ---------------------------------------------
+# the sequence the next append may expect as the stream's last: called with None first, then
+# with the last sequence a refusal reported (None if it did not say)
+NextExpected = Callable[[int | None], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Sends an extracted, checked backup through the changelog of `stream`."""
+
+    js: JetStreamContext
+    stream: StreamSettings
+    identity: str  # the stream's identity (a data.db derives from it)
+    writer: str  # who sends it (the node's name), for status only
+    timeout: float
+
+    async def send(self, extracted: Path, next_expected: NextExpected) -> int:
+        """Files first, then the data, then the entry; the entry's sequence."""
+        try:
+            await FileBucket(self.js, self.stream.name, self.stream.replicas).upload_all(
+                FileStorage(extracted / "storage")
+            )
+            bucket = await snapshot.bucket(self.js, self.stream.name, self.stream.replicas)
+            name = f"{PREFIX}{secrets.token_hex(8)}"
+            compact = extracted / ".restore-upload.db"
+            await asyncio.to_thread(snapshot.vacuum_into, extracted / DATA_DB, compact)
+            await _put(bucket, name, compact, {snapshot.STREAM_HEADER: self.identity})
+            seq = await self._append(bucket, name, next_expected)
+        except ChangelogError as exc:
+            log.warning("HA: a restore failed: %s", exc)
+            raise RestoreError(
+                "The cluster's changelog is unavailable; nothing was restored. Try again.", 503
+            ) from None
+        log.info("HA: backup restore appended as entry %d (object %s)", seq, name)
+        return seq
+
+    async def _append(self, bucket: ObjectStore, name: str, next_expected: NextExpected) -> int:
+        changelog = Changelog(self.js, self.stream)
+        payload = encode(Entry(self.writer, restore=name))
+        msg_id = f"{self.writer}:{name}"
+        expected = await next_expected(None)
+        for _ in range(APPEND_ATTEMPTS):
+            headers = {snapshot.STREAM_HEADER: self.identity, snapshot.SEQ_HEADER: str(expected + 1)}
+            try:
+                await bucket.update_meta(name, api.ObjectMeta(name=name, headers=headers))
+            except (nats.errors.Error, TimeoutError) as exc:
+                raise ChangelogError(f"restore object header: {exc}") from None
+            try:
+                return await changelog.append(
+                    payload, msg_id=msg_id, expected_last=expected, timeout=self.timeout
+                )
+            except WrongLastSequence as lost:
+                # another writer appended first: claim the sequence after theirs
+                expected = await next_expected(lost.last)
+        raise RestoreError("Too many concurrent writes in the cluster; try the restore again.", 503)
 
 
 async def _put(bucket: ObjectStore, name: str, path: Path, headers: dict[str, str]) -> None:
@@ -108,27 +139,49 @@ async def _put(bucket: ObjectStore, name: str, path: Path, headers: dict[str, st
             raise ChangelogError(f"restore upload: {exc}") from None
 
 
-async def _append(node: Any, bucket: ObjectStore, name: str) -> int:
+async def restore_backup(node: Any, extracted: Path) -> int:
+    """Send an extracted, checked backup through the changelog; the entry's sequence, once this
+    node has applied it."""
     replicator = node.replicator
-    payload = encode(Entry(node.settings.node, restore=name))
-    msg_id = f"{node.settings.node}:{name}"
-    for _ in range(APPEND_ATTEMPTS):
-        expected = replicator.applied
-        headers = {snapshot.STREAM_HEADER: node.identity, snapshot.SEQ_HEADER: str(expected + 1)}
-        try:
-            await bucket.update_meta(name, api.ObjectMeta(name=name, headers=headers))
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise ChangelogError(f"restore object header: {exc}") from None
-        try:
-            return int(
-                await node.changelog.append(
-                    payload, msg_id=msg_id, expected_last=expected, timeout=node.settings.timeout
-                )
-            )
-        except WrongLastSequence as lost:
-            # another node appended first: catch up with it, then claim the next sequence
-            await replicator.wait_applied(lost.last or expected + 1)
-    raise RestoreError("Too many concurrent writes in the cluster; try the restore again.", 503)
+    if replicator is None or replicator.stalled:
+        raise RestoreError("This node stopped applying the changelog; restore on another node.", 503)
+
+    async def next_expected(refused_at: int | None) -> int:
+        if refused_at is not None:
+            await replicator.wait_applied(refused_at)  # a write of this node runs on that state too
+        return int(replicator.applied)
+
+    settings = node.settings
+    sender = Sender(node.js, settings.stream, node.identity, settings.node, settings.timeout)
+    seq = await sender.send(extracted, next_expected)
+    if not await replicator.wait_applied(seq, APPLY_SECONDS):
+        raise RestoreError(f"The restore (entry {seq}) was not applied on this node in time.", 503)
+    if replicator.stalled:
+        raise RestoreError(f"This node stopped applying the changelog: {replicator.stalled}", 503)
+    return seq
+
+
+async def send_offline(js: JetStreamContext, stream: str, identity: str, extracted: Path) -> int:
+    """`core backup restore` on a data dir that follows `stream`: the restore goes through the
+    log like a node's (the node applies it when it runs; so does every other node)."""
+    from core.ha.node import IDENTITY_KEY  # the node module imports this one
+
+    try:
+        info = await js.stream_info(stream)
+    except nats.js.errors.NotFoundError:
+        raise RestoreError(f"no stream {stream!r} on this NATS (--nats-url, --ha-stream)") from None
+    except (nats.errors.Error, TimeoutError) as exc:
+        raise RestoreError(f"stream {stream}: {exc}", 503) from None
+    if (info.config.metadata or {}).get(IDENTITY_KEY) != identity:
+        raise RestoreError(f"this data dir follows another stream than {stream}")
+
+    async def next_expected(refused_at: int | None) -> int:
+        if refused_at is not None:
+            return refused_at
+        return int((await js.stream_info(stream)).state.last_seq or 0)
+
+    settings = StreamSettings(name=stream, replicas=int(info.config.num_replicas or 1))
+    return await Sender(js, settings, identity, "core backup restore", 5.0).send(extracted, next_expected)
 
 
 # -- every node, on the writer thread ----------------------------------------------------------
