@@ -64,6 +64,7 @@ class WorkerMetrics:
             answers.put_nowait(msg.data)
 
         sub = await self.nc.subscribe(inbox, cb=on_answer)
+        reporting = 1
         try:
             await self.nc.publish(self.subject, b"", reply=inbox)
             got = 0
@@ -74,9 +75,13 @@ class WorkerMetrics:
                         got += 1
                         try:
                             total.registry.merge(json.loads(data))
+                            reporting += 1
                         except (ValueError, TypeError):
                             log.warning("a worker's metrics did not decode")
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+        total.registry.gauge(
+            "core_metrics_workers_reporting", "Worker processes whose counts this scrape adds up (--workers)."
+        ).set(reporting)
         return total.registry

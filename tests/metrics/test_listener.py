@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -82,17 +83,21 @@ def test_workers_are_added_up_by_the_leader(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
+        deadline = time.monotonic() + 30
+        while value(scrape(url)[1], "core_metrics_workers_reporting") < 2:  # the follower starts later
+            assert time.monotonic() < deadline, "the follower never answered the leader's scrape"
+            time.sleep(0.2)
+        health = {"route": "/api/health", "method": "GET"}
+        before = value(scrape(url)[1], "core_http_requests_total", **health)
         total = 40
         for _ in range(total):
             # a new connection each time: the kernel spreads them over both processes
             assert httpx.get(f"{server.url}/api/health", timeout=10).status_code == 200
-        # the follower may still be starting for the first few: its own health checks count too
         _, samples = scrape(url)
-        assert value(samples, "core_http_requests_total", route="/api/health", method="GET") >= total
+        assert value(samples, "core_metrics_workers_reporting") == 2
+        assert value(samples, "core_http_requests_total", **health) == before + total
         # scraped twice, the sum does not double (each process reports its own counters once)
-        _, again = scrape(url)
-        first = value(samples, "core_http_requests_total", route="/api/health")
-        assert value(again, "core_http_requests_total", route="/api/health") == first
+        assert value(scrape(url)[1], "core_http_requests_total", **health) == before + total
     finally:
         server.stop()
 
