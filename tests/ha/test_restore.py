@@ -137,3 +137,32 @@ def test_restore_data_of_another_page_size_replaces_a_wal_database(tmp_path: Pat
     (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
     with pytest.raises(ApplyError, match="cannot be read"):
         restore._prepare(9, tmp_path / "junk.db", "stream-id", 2, 4096)
+
+
+async def test_writes_racing_a_restore_land_before_or_after_it_alike_on_every_node(
+    cluster: Any, fixture_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(fixture_dir, tmp_path / "a")
+    a_app, a_node = await cluster("a", tmp_path / "a")
+    b_app, b_node = await cluster("b", tmp_path / "b")
+    a_app.services["ha"], b_app.services["ha"] = a_node, b_node  # X-Core-Seq on responses
+    backups.on_startup(a_app)
+    async with superuser_client(a_app) as a, superuser_client(b_app) as b:
+        assert (await a.post("/api/backups", json={"name": "base.zip"})).status_code == 204
+        acked: dict[str, int] = {}
+
+        async def writes() -> None:
+            for i in range(30):
+                resp = await b.post("/api/collections/posts/records", json={"title": f"race-{i}"})
+                assert resp.status_code == 200, resp.text
+                acked[f"race-{i}"] = int(resp.headers["x-core-seq"])
+
+        restored, _ = await asyncio.gather(a.post("/api/backups/base.zip/restore"), writes())
+        assert restored.status_code == 204, restored.text
+    await _same(a_app, b_app)
+    bucket = await snapshot.bucket(cluster.js, "pbjoin", 1)
+    (info,) = [o for o in await bucket.list(ignore_deletes=True) if o.name.startswith(restore.PREFIX)]
+    at = int((info.headers or {})[snapshot.SEQ_HEADER])
+    titles = _titles(b_app)
+    assert {t for t, seq in acked.items() if seq > at} <= titles  # written after the restore: kept
+    assert not {t for t, seq in acked.items() if seq < at} & titles  # before it: the backup wins
