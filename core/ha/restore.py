@@ -3,10 +3,11 @@
 Restoring a backup on one node only would split the cluster, so the restore itself goes
 through the log (issue 13: nothing reaches `data.db` except through the log):
 
-- the node that got `POST /api/backups/{key}/restore` checks the backup as without `--ha`,
-  uploads its files to the file bucket and its `data.db` (compacted) to the snapshot bucket as
-  `restore/<token>`, then appends an entry naming that object. Files first: no node may apply
-  a restore whose records name files the bucket lacks;
+- the node that got `POST /api/backups/{key}/restore` (or `core backup restore` on a node's
+  data dir, server running or not) checks the backup as without `--ha`, uploads its files to
+  the file bucket and its `data.db` (compacted) to the snapshot bucket as `restore/<token>`,
+  then appends an entry naming that object. Files first: no node may apply a restore whose
+  records name files the bucket lacks. `auxiliary.db` (logs) stays node-local, as always;
 - every node, the restoring one included, applies that entry in log order like any other: it
   downloads the object, writes into it the stream's identity and the entry's sequence, and
   copies it over its `data.db` with SQLite's backup API (one transaction on the writer
