@@ -31,6 +31,10 @@ async def test_a_restore_on_one_node_restores_rows_and_files_on_all(tmp_path: Pa
     metrics = [f"http://127.0.0.1:{free_port()}/metrics" for _ in nodes]
     for node, url in zip(nodes, metrics, strict=True):
         node.args += ["--metrics-http", url.removeprefix("http://").removesuffix("/metrics")]
+    for node in nodes[1:]:
+        # n0 creates the stream: empty nodes racing to create it can meet a stream that is "in
+        # use" and not found yet (Changelog.ensure does not retry that; reported)
+        node.args += ["--ha-create-delay", "20"]
     start_all(nodes)
     clients = [httpx.AsyncClient(base_url=n.url, timeout=30) for n in nodes]
     try:
