@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default 1) [env CORE_WORKERS]",
     )
     serve.add_argument("--no-nats", action="store_true", help="run without the embedded NATS server")
+    serve.add_argument(
+        "--metrics-http",
+        default=None,
+        metavar="ADDR",
+        help="serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9091 (a private "
+        "address: never the public port; default off) [env CORE_METRICS_HTTP]",
+    )
     nats_cli.add_serve_arguments(serve)
     ha_cli.add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)

@@ -45,6 +45,7 @@ async def serve(settings: Settings, args: Any = None) -> None:
         workers.check_port_free(settings.http_host, settings.http_port)
     raise_open_files_limit()
     app = App(settings)
+    metrics = _metrics(app, settings, args)
     if not ha:
         app.open()
     try:
@@ -62,6 +63,8 @@ async def serve(settings: Settings, args: Any = None) -> None:
             app.nats = nats.nc
             app.services["nats"] = nats
             app.services["ha"] = await _open_ha(app, settings, args, nats, leader)
+            if metrics is not None and leader:
+                metrics.follow_ha(app.services["ha"])
             await asyncio.to_thread(superuser, app, settings)
         elif nats is not None:
             asgi, *_ = await asyncio.gather(routes, asyncio.to_thread(superuser, app, settings), nats.start())
@@ -70,6 +73,8 @@ async def serve(settings: Settings, args: Any = None) -> None:
             log.info("NATS ready at %s", nats.client_url)
         else:
             asgi, _ = await asyncio.gather(routes, asyncio.to_thread(superuser, app, settings))
+        if metrics is not None:
+            metrics.wrap(asgi)
         followers = None
         if settings.workers > 1:
             assert nats is not None
@@ -77,20 +82,27 @@ async def serve(settings: Settings, args: Any = None) -> None:
             peers = workers.Peers(nats.nc, group, settings.workers, lifecycle_of(app))
             await peers.start()
             lifecycle_of(app).peers = peers
+            if metrics is not None:
+                await metrics.share_with_workers(nats.nc, group, settings.workers, leader)
             if leader:
                 argv = workers.follower_argv(settings, nats.client_url, nats.settings.creds)
                 if ha:
                     from core.ha.cli import serve_flags
 
                     argv += serve_flags(args)
-                followers = workers.Followers(
-                    settings.workers, argv, {**os.environ, workers.GROUP_ENV: group}
-                )
+                env = {**os.environ, workers.GROUP_ENV: group}
+                if metrics is not None:
+                    env.update(metrics.follower_env())  # followers count, the leader serves
+                followers = workers.Followers(settings.workers, argv, env)
         # what start-up built lives as long as the process: out of the collector's sight
         gc.freeze()
         gc.enable()
+        if metrics is not None and leader:
+            await metrics.start_listener()
         await _run_http(asgi, settings, lambda: _end_streams(app), followers)
     finally:
+        if metrics is not None:
+            await metrics.stop()
         peers = lifecycle_of(app).peers
         if peers is not None:
             await peers.stop()
@@ -160,6 +172,14 @@ async def _open_ha(app: App, settings: Settings, args: Any, nats: Any, leader: b
         config.stream.replicas,
     )
     return node
+
+
+def _metrics(app: App, settings: Settings, args: Any) -> Any:
+    """`--metrics-http ADDR`: the metrics service, or None when they are off."""
+    from core.metrics import service
+
+    listen = service.address(args, settings.env)
+    return service.Metrics(app, listen) if listen else None
 
 
 def _nats_service(settings: Settings, args: Any) -> Any:

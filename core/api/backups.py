@@ -3,7 +3,8 @@
 Everything is superuser-only except the download, which is authorized by a superuser *file*
 token in `?token=` (so a browser can follow the link). A restore is checked completely first (a
 corrupt or foreign archive gets a 400 and changes nothing), then swapped in behind the request
-gate (core/lifecycle.py) while the process keeps running. PocketBase answers 204 at once and
+gate (core/lifecycle.py) while the process keeps running; under `--ha`, sent through the
+changelog so that every node restores it. PocketBase answers 204 at once and
 restarts; here the 204 comes once the restored data is live, so a failure is reported, not lost.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
@@ -27,7 +29,7 @@ from core.backups import BackupError, BackupService
 from core.backups.archive import ArchiveError
 from core.backups.layout import NAME_RE
 from core.backups.lock import DataDirLock
-from core.backups.restore import clean_temp, trial_open_store
+from core.backups.restore import PreparedRestore, clean_temp, trial_open_store
 from core.errors import ApiError
 from core.lifecycle import GateBusy, lifecycle_of
 
@@ -37,6 +39,7 @@ SERVICE = "backups"
 VALIDATION_FAILED = "An error occurred while validating the submitted data."
 CREATE_BUSY = "Try again later - another backup/restore process has already been started"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+FETCH_TIMEOUT = 600.0  # seconds a backup under --ha may spend fetching the files it lacks
 
 
 def _service(request: Request[Any, Any, Any]) -> BackupService:
@@ -185,12 +188,6 @@ async def backups_restore(request: Request[Any, Any, Any]) -> Response[bytes]:
     key = str(request.path_params["key"])
     await require_superuser(request)
     app = core_app(request)
-    if app.services.get("ha") is not None:
-        # a restore must reach every node as one changelog entry; until it does, replacing this
-        # node's file alone would split the cluster
-        raise ApiError(
-            400, "Restoring a backup is not replicated under --ha yet; restore it before enabling --ha."
-        )
     service = _service(request)
     try:
         service.acquire(key)
@@ -204,6 +201,10 @@ async def backups_restore(request: Request[Any, Any, Any]) -> Response[bytes]:
     except (ArchiveError, OSError) as e:
         service.release()
         raise ApiError(400, f"Failed to restore backup. Raw error: \n{e}") from None
+    ha = app.services.get("ha")
+    if ha is not None:
+        await _restore_through_changelog(ha, key, prepared, service)
+        return no_content()
     try:
         # this request holds no gate lease (see RequestGateMiddleware), so the gate can close
         await lifecycle_of(app).reopen(prepared.swap, prepared.undo)
@@ -219,13 +220,49 @@ async def backups_restore(request: Request[Any, Any, Any]) -> Response[bytes]:
     return no_content()
 
 
+async def _restore_through_changelog(
+    ha: Any, key: str, prepared: PreparedRestore, service: BackupService
+) -> None:
+    """Under --ha the restore is one changelog entry that every node applies (core/ha/restore.py):
+    replacing this node's files alone would split the cluster."""
+    from core.ha.restore import RestoreError, restore_backup
+
+    try:
+        seq = await restore_backup(ha, prepared.extracted)
+    except RestoreError as e:
+        raise ApiError(e.status, e.message) from None
+    finally:
+        await asyncio.to_thread(prepared.discard)
+        service.release()
+    log.info("backup %s restored on every node (changelog entry %d)", key, seq)
+
+
 def on_startup(app: App) -> None:
     lifecycle_of(app)
     lock = DataDirLock(app.store.dir)
     if lock.acquire(exclusive=False):
         app.services["backups.lock"] = lock
     clean_temp(app.store.dir)
-    app.services[SERVICE] = BackupService(app.store.dir, app.store.settings.get)
+    service = app.services[SERVICE] = BackupService(app.store.dir, app.store.settings.get)
+    ha = app.services.get("ha")
+    if ha is not None:
+        service.before_create = _fetch_record_files(app, ha, asyncio.get_running_loop())
+
+
+def _fetch_record_files(app: App, ha: Any, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Under --ha a node keeps only the files it has served: a backup fetches the others first."""
+    from core.ha.files import referenced_files
+
+    def fetch() -> None:
+        names = app.store.db.read_sync(referenced_files)
+        future = asyncio.run_coroutine_threadsafe(ha.files.fetch_missing(app.store.storage, names), loop)
+        try:
+            future.result(FETCH_TIMEOUT)
+        except Exception as e:  # a backup without every file is worse than none: refuse it
+            future.cancel()
+            raise BackupError(f"Failed to fetch the record files from the cluster: {e}") from None
+
+    return fetch
 
 
 async def on_shutdown(app: App) -> None:

@@ -2,7 +2,9 @@
 
 `create` works while a server runs on the same directory (the databases are copied through
 SQLite's backup API). `restore` needs the server stopped: it refuses while a server holds the
-data dir lock (a running server restores through `POST /api/backups/{key}/restore`).
+data dir lock (a running server restores through `POST /api/backups/{key}/restore`). On a data
+dir that follows a `--ha` stream, `restore` sends the backup through the stream instead (server
+running or not): every node of the cluster restores it (core/ha/restore.py).
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ def register(subparsers: Any) -> None:
     )
     restore.add_argument("key", help="the backup file name, as `core backup list` shows it")
     _dir_option(restore)
+    restore.add_argument(
+        "--nats-url",
+        default=None,
+        help="under --ha: the NATS of this node or the cluster (default nats://127.0.0.1:NATS_PORT)",
+    )
+    restore.add_argument(
+        "--ha-stream", default=None, help="under --ha: the stream (env PB_REPLICATION_STREAM, default pb)"
+    )
     restore.set_defaults(func=cmd_restore)
 
 
@@ -111,11 +121,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from core.ha.applier import refuse_offline_writes
+    from core.ha.applier import file_state
 
     settings = Settings.from_args(args)
-    refuse_offline_writes(settings.pb_dir / "data.db", "a restore")
     service = _service(args)
+    followed = file_state(settings.pb_dir / "data.db")
+    if followed is not None:
+        return _restore_through_stream(args, settings, service, followed.stream)
     lock = DataDirLock(service.pb_dir)
     if not lock.acquire(exclusive=True):
         print(
@@ -142,4 +154,32 @@ def cmd_restore(args: argparse.Namespace) -> int:
         lock.release()
     bar.finish()
     print(f"Restored {args.key} into {service.pb_dir}")
+    return 0
+
+
+def _restore_through_stream(
+    args: argparse.Namespace, settings: Settings, service: BackupService, identity: str
+) -> int:
+    """The data dir follows a --ha stream: replacing its files here would change this node
+    only, so the backup goes through the stream and every node restores it."""
+    from core.ha.cli import on_cluster
+    from core.ha.restore import RestoreError, send_offline
+
+    bar = ProgressBar()
+    try:
+        with service.operation(args.key):
+            bar.phase("extracting")
+            prepared = service.prepare_restore(args.key, trial_open_store(settings.env), progress=bar)
+            bar.finish()
+            try:
+                seq = on_cluster(
+                    args, lambda js, stream: send_offline(js, stream, identity, prepared.extracted)
+                )
+            finally:
+                prepared.discard()
+    except (BackupError, ArchiveError, OSError, RestoreError) as e:
+        bar.finish()
+        print(f"Error: {getattr(e, 'message', e)}", file=sys.stderr)
+        return 1
+    print(f"Sent {args.key} through the changelog as entry {seq}: every node restores it")
     return 0

@@ -57,6 +57,9 @@ class BackupService:
         self._settings = settings
         self._lock = threading.Lock()
         self.active: str | None = None
+        # run (in the creating thread) before each backup is archived: under --ha, fetching the
+        # record files this node has not served yet, so that the archive holds every file
+        self.before_create: Callable[[], None] | None = None
 
     # -- guard -----------------------------------------------------------------------------
     def acquire(self, name: str) -> None:
@@ -114,6 +117,8 @@ class BackupService:
             self.dir.mkdir(parents=True, exist_ok=True)
             scratch = temp_dir(self.pb_dir) / f"pb_backup_{secrets.token_hex(4)}"
             try:
+                if self.before_create is not None:
+                    self.before_create()
                 create_archive(self.pb_dir, scratch, self.dir / name, progress)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,18 @@ def start_state(conn: apsw.Connection, stream: str, seq: int) -> None:
     )
 
 
+# replaces the database with a backup restore's data as the state after `seq` (core/ha/restore.py);
+# returns the tags of the change
+Restore = Callable[[apsw.Connection, int, str], dict[str, Any]]
+
+
 class Applier:
-    def __init__(self, conn: apsw.Connection, mode: Mode = Mode.SERIALIZABLE) -> None:
+    def __init__(
+        self, conn: apsw.Connection, mode: Mode = Mode.SERIALIZABLE, restore: Restore | None = None
+    ) -> None:
         self.conn = conn
         self.mode = mode
+        self.restore = restore
 
     def state(self) -> State | None:
         return read_state(self.conn)
@@ -152,6 +161,10 @@ class Applier:
             return Applied(seq, None, None)
         except UnreadableEntry as exc:
             raise ApplyError(seq, str(exc)) from None
+        if entry.restore:
+            if self.restore is None:
+                raise ApplyError(seq, "a backup restore entry, and no way to fetch its data here")
+            return Applied(seq, entry, Change(b"", self.restore(self.conn, seq, entry.restore)))
         conflicts: Counter[str] = Counter()
         try:
             with self.conn:  # one transaction: the changes and the sequence they bring us to

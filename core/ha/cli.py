@@ -13,10 +13,13 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.config import DEFAULT_DIR, ConfigError
+
+T = TypeVar("T")
 
 DATA_FILES = ("data.db", "data.db-wal", "data.db-shm")
 
@@ -62,6 +65,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--ha-retain-entries",
         help="entries kept below the newest snapshot (env CORE_HA_RETAIN_ENTRIES, default 10000)",
     )
+    group.add_argument(
+        "--ha-orphan-minutes",
+        help="files in the bucket that no record names are deleted after each snapshot once this old "
+        "(env CORE_HA_ORPHAN_MINUTES, default 60)",
+    )
 
 
 HA_FLAGS = (
@@ -73,6 +81,7 @@ HA_FLAGS = (
     "ha_snapshot_minutes",
     "ha_create_delay",
     "ha_retain_entries",
+    "ha_orphan_minutes",
 )
 
 
@@ -275,6 +284,20 @@ def cmd_reset(args: argparse.Namespace) -> int:
         lock.release()
     print(f"moved data.db to {aside}; on its next start this node restores the stream's newest snapshot")
     return 0
+
+
+def on_cluster(args: argparse.Namespace, work: Callable[[Any, str], Awaitable[T]]) -> T:
+    """`work(jetstream, stream name)` on the NATS of this node (`--nats-url`); a NATS failure
+    ends the command with one line."""
+
+    async def run() -> T:
+        nc = await _connect(args)
+        try:
+            return await work(nc.jetstream(), _stream(args))
+        finally:
+            await nc.close()
+
+    return asyncio.run(_guarded(run()))  # type: ignore[no-any-return]
 
 
 async def _guarded(coro: Any) -> Any:

@@ -16,7 +16,11 @@ from typing import Any
 import msgspec
 
 MAGIC = b"\xc0reCL"  # 0xc0 is never the first byte of UTF-8 text or of a msgpack map
-FORMAT_VERSION = 1
+# the newest format this core reads. 1: write groups; 2: a backup restore (core/ha/restore.py),
+# written as 2 so that a node too old to know it stops there instead of applying an empty
+# change. Write groups stay 1, so nodes of both versions share a stream until someone restores.
+FORMAT_VERSION = 2
+RESTORE_VERSION = 2
 
 
 class Entry(msgspec.Struct, frozen=True):
@@ -28,6 +32,8 @@ class Entry(msgspec.Struct, frozen=True):
     # (core.store.ddl.sync_schema) instead of replaying SQL text
     schema: bool = False
     tags: dict[str, Any] = {}
+    # a backup restore: the object (in the snapshot bucket) whose data.db replaces every node's
+    restore: str = ""
 
 
 class NotAnEntry(Exception):
@@ -43,14 +49,14 @@ _decoder = msgspec.msgpack.Decoder(Entry)
 
 
 def encode(entry: Entry) -> bytes:
-    return MAGIC + bytes([FORMAT_VERSION]) + _encoder.encode(entry)
+    return MAGIC + bytes([RESTORE_VERSION if entry.restore else 1]) + _encoder.encode(entry)
 
 
 def decode(payload: bytes) -> Entry:
     if not payload.startswith(MAGIC) or len(payload) <= len(MAGIC):
         raise NotAnEntry("no core changelog header")
     version = payload[len(MAGIC)]
-    if version != FORMAT_VERSION:
+    if not 1 <= version <= FORMAT_VERSION:
         raise UnreadableEntry(
             f"changelog entry format {version}; this core reads format {FORMAT_VERSION} (upgrade this node)"
         )

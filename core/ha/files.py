@@ -6,21 +6,33 @@ node's local `storage/`.
 - a node serves from its local copy and fetches a file it lacks on first request;
 - a file removed from a record is removed from every node's local storage when the entry is
   applied, and from the bucket by the node that wrote the entry;
-- thumbnails stay local (made on demand from the original, as without `--ha`).
+- thumbnails stay local (made on demand from the original, as without `--ha`);
+- removals from the bucket are not waited for (a file left behind only costs space), and an
+  upload whose entry never made it to the log (a 503 after the upload) leaves its object
+  behind: the snapshotting node sweeps the bucket now and then (`sweep`) and deletes the
+  objects no record references any more. An object younger than the grace period is never
+  swept, whatever the records say: its entry may not be applied yet.
 Object names are `<collectionId>/<recordId>/<filename>`, the storage layout itself.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import apsw
 import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext, api
 from nats.js.object_store import ObjectStore
 
 from core.ha.changelog import ChangelogError, wait_for_leader
+from core.ha.snapshot import uploaded_at
+from core.store.collections import SELECT_COLLECTIONS, row_to_collection
+from core.store.ddl import quote
+from core.store.fields import field_type
 from core.store.files import FileStorage, write_atomic
 
 log = logging.getLogger("core.ha")
@@ -111,3 +123,51 @@ class FileBucket:
                 await self.upload(path, object_name(collection_id, record_id, path.name))
                 count += 1
         return count
+
+    async def fetch_missing(self, storage: FileStorage, names: set[str]) -> int:
+        """Every object of `names` this node lacks in `storage`, fetched; how many."""
+        count = 0
+        for name in sorted(names):
+            collection_id, record_id, filename = name.split("/", 2)
+            dest = storage.path(collection_id, record_id, filename)
+            if not dest.is_file() and await self.fetch(name, dest):
+                count += 1
+        return count
+
+    async def sweep(self, referenced: Callable[[], Awaitable[set[str]]], grace: float) -> int:
+        """Delete the objects older than `grace` seconds that `referenced()` (the object names
+        the records name) leaves out; how many. The listing comes first: what is referenced by
+        the time the records are read is kept."""
+        store = await self.store()
+        try:
+            listed = await store.list(ignore_deletes=True)
+        except nats.js.errors.NotFoundError:
+            return 0
+        cutoff = time.time() - grace
+        # an object of unknown age is kept: nothing proves its entry was applied
+        old = [str(info.name) for info in listed if 0 < uploaded_at(info) < cutoff]
+        if not old:
+            return 0
+        keep = await referenced()
+        orphans = [name for name in old if name not in keep]
+        await self.remove(orphans, [])
+        return len(orphans)
+
+
+def referenced_files(conn: apsw.Connection) -> set[str]:
+    """The object name of every file a record names, in one read transaction of `conn`."""
+    names: set[str] = set()
+    for row in conn.execute(SELECT_COLLECTIONS).fetchall():
+        collection = row_to_collection(row)
+        fields = [f for f in collection.fields if f.type == "file"]
+        if collection.is_view or not fields:
+            continue  # a view's files belong to the collection it selects from
+        columns = ", ".join(quote(f.name) for f in fields)
+        for values in conn.execute(f"SELECT `id`, {columns} FROM {quote(collection.name)}"):
+            record_id = str(values[0])
+            for f, raw in zip(fields, values[1:], strict=True):
+                stored = field_type("file").from_db(f, raw)
+                for name in stored if isinstance(stored, list) else [stored]:
+                    if name:
+                        names.add(object_name(collection.id, record_id, str(name)))
+    return names

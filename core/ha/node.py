@@ -33,6 +33,7 @@ from core.ha.applier import Mode, State, read_state, start_state
 from core.ha.changelog import Changelog, ChangelogError, StreamSettings, settled
 from core.ha.files import FileBucket, object_name
 from core.ha.replicator import Replicator, after_apply
+from core.ha.restore import RestoreApplier
 from core.ha.upkeep import Upkeep
 from core.store import ddl
 
@@ -62,6 +63,9 @@ class HaSettings:
     status_interval: float = 2.0
     # how long a node with an empty data dir waits for another node to create the stream
     create_delay: float = 10.0
+    # seconds an object of the file bucket is kept even when no record names it (its entry may
+    # not be applied yet); older ones are swept after each snapshot
+    orphan_grace: float = 3600.0
 
 
 class HaNode:
@@ -124,6 +128,14 @@ class HaNode:
             on_applied=after_apply(app.store),
             files=self.files,
             storage=app.store.storage,
+        )
+        replicator.restore = RestoreApplier(
+            self.js,
+            self.settings.stream,
+            replicator.loop,
+            app.store.storage,
+            app.store.dir,
+            self.settings.timeout,
         )
         if not created:
             # the store's own start-up writes (settings from the environment) go through the log

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import apsw
 
 from core.errors import ApiError, storage_full
-from core.ha.applier import Applier, ApplyError, Mode, read_state
+from core.ha.applier import Applier, ApplyError, Mode, Restore, read_state
 from core.ha.changelog import Changelog, ChangelogError, Follower, Message, NotYetReadable, WrongLastSequence
 from core.ha.entry import Entry, encode
 from core.ha.files import FileBucket, object_name
@@ -77,6 +77,9 @@ class Replicator:
         self.retries = 0  # serializable appends refused because another node came first
         self.replays = 0  # last-writer-wins groups that came back through the log
         self.conflicts: Counter[str] = Counter()  # last-writer-wins conflicts per table
+        self.arrived: dict[int, float] = {}  # when entries not applied yet came in (lag in seconds)
+        self.on_apply: Callable[[float], None] | None = None  # seconds each entry took to apply
+        self.restore: Restore | None = None  # applies a backup restore entry (core/ha/restore.py)
         self._ids = (f"{node}:{secrets.token_hex(4)}:{n}" for n in itertools.count(1))
         self._lock = threading.Lock()
         self._buffer: dict[int, bytes] = {}  # entries the follower delivered, not applied yet
@@ -111,10 +114,17 @@ class Replicator:
         with self._lock:
             self._buffer[message.seq] = message.data
             self._known_last = max(self._known_last, message.seq)
+            if message.seq > self.applied:
+                self.arrived.setdefault(message.seq, time.monotonic())
             nudge, self._nudged = not self._nudged, True
         if nudge and self._db is not None:
             # an idle node applies too, so that its reads stay fresh
             self._db.nudge()
+
+    @property
+    def known_last(self) -> int:
+        """The highest sequence known to be in the stream."""
+        return self._known_last
 
     async def wait_applied(self, seq: int, timeout: float | None = None) -> bool:
         """Whether this node applied `seq` within `timeout` (default: the write timeout)."""
@@ -137,14 +147,18 @@ class Replicator:
             target = self._known_last
         if self.stalled:
             raise ApiError(503, f"This node stopped applying the changelog: {self.stalled}")
-        applier = Applier(conn, self.mode)
+        applier = Applier(conn, self.mode, self.restore)
         state = applier.state()
         seq = state.seq if state is not None else 0
         changes: list[Change] = []
         while seq < target:
             nxt = seq + 1
             try:
-                applied = applier.apply(nxt, self._entry(nxt))
+                payload = self._entry(nxt)
+                started = time.perf_counter()
+                applied = applier.apply(nxt, payload)
+                if self.on_apply is not None:
+                    self.on_apply(time.perf_counter() - started)
             except ChangelogError as exc:
                 log.warning("HA: catching up failed: %s", exc)
                 raise ApiError(503, UNAVAILABLE) from None
@@ -164,6 +178,8 @@ class Replicator:
         with self._lock:
             for old in [s for s in self._buffer if s <= seq]:
                 del self._buffer[old]
+            for old in [s for s in self.arrived if s <= seq]:
+                del self.arrived[old]
         return changes
 
     def publish(self, conn: apsw.Connection, change: Change, schema: bool) -> bool:

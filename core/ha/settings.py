@@ -87,4 +87,5 @@ def from_args(
         snapshot_seconds=60 * _number(args, "ha_snapshot_minutes", env, "CORE_HA_SNAPSHOT_MINUTES", 60, 0),
         retain_entries=int(_number(args, "ha_retain_entries", env, "CORE_HA_RETAIN_ENTRIES", 10_000, 0)),
         create_delay=_number(args, "ha_create_delay", env, "CORE_HA_CREATE_DELAY", 10.0, 0),
+        orphan_grace=60 * _number(args, "ha_orphan_minutes", env, "CORE_HA_ORPHAN_MINUTES", 60, 0),
     )

@@ -14,6 +14,7 @@ import contextlib
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import apsw
@@ -39,6 +40,7 @@ class SnapshotInfo:
     stream: str
     seq: int
     size: int
+    at: float = 0.0  # when it was uploaded (Unix time, the uploader's clock; 0: unknown)
 
 
 def bucket_name(stream: str) -> str:
@@ -60,8 +62,8 @@ async def bucket(js: JetStreamContext, stream: str, replicas: int) -> ObjectStor
     return store
 
 
-def copy_database(source: Path, dest: Path) -> State:
-    """A consistent, compacted copy of `source` at `dest`; the state it stands for."""
+def vacuum_into(source: Path, dest: Path) -> None:
+    """A consistent, compacted copy of `source` (which may be in use) at `dest`."""
     with contextlib.suppress(FileNotFoundError):
         dest.unlink()
     conn = apsw.Connection(str(source), flags=apsw.SQLITE_OPEN_READONLY)
@@ -69,6 +71,11 @@ def copy_database(source: Path, dest: Path) -> State:
         conn.execute("VACUUM INTO ?", (str(dest),))
     finally:
         conn.close()
+
+
+def copy_database(source: Path, dest: Path) -> State:
+    """A consistent, compacted copy of `source` at `dest`; the state it stands for."""
+    vacuum_into(source, dest)
     return _state_of(dest)
 
 
@@ -104,9 +111,19 @@ async def newest(store: ObjectStore) -> SnapshotInfo | None:
         raise ChangelogError(f"snapshot lookup: {exc}") from None
     headers = info.headers or {}
     try:
-        return SnapshotInfo(str(headers[STREAM_HEADER]), int(headers[SEQ_HEADER]), int(info.size or 0))
+        return SnapshotInfo(
+            str(headers[STREAM_HEADER]), int(headers[SEQ_HEADER]), int(info.size or 0), uploaded_at(info)
+        )
     except (KeyError, ValueError):
         raise SnapshotError("the newest snapshot has no sequence header") from None
+
+
+def uploaded_at(info: api.ObjectInfo) -> float:
+    """When an object was put (nats-py writes the uploader's clock into its meta), 0 if unknown."""
+    try:
+        return datetime.fromisoformat(str(info.mtime)).timestamp() if info.mtime else 0.0
+    except ValueError:
+        return 0.0
 
 
 async def download(store: ObjectStore, dest: Path) -> State:

@@ -8,6 +8,10 @@
 - Trimming: after its upload, the snapshotting node purges the entries older than the snapshot
   minus `retain_entries`. Nothing newer than the newest snapshot is ever dropped, so a node can
   always rebuild from the snapshot and what follows it.
+- Sweeping, under the same lease, after the snapshot: the backup restore objects no entry in
+  the stream needs (core/ha/restore.py), and the file bucket's objects that no record references
+  any more and that are older than `orphan_grace` (core/ha/files.py), on a node that has applied
+  everything it knows of (a node behind would not see the records that name the newest files).
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import nats.js.errors
 from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
-from core.ha import snapshot
+from core.ha import restore, snapshot
 from core.ha.applier import read_state
 from core.ha.changelog import ChangelogError, wait_for_leader
+from core.ha.files import referenced_files
 
 if TYPE_CHECKING:
     from core.app import App
@@ -86,6 +91,7 @@ class Upkeep:
         self._stopping = asyncio.Event()
         self._last_snapshot_seq = 0
         self._last_snapshot_at = time.monotonic()
+        self.orphans_deleted = 0  # objects of the file bucket swept by this node (metrics)
 
     def start(self, snapshot_seq: int) -> None:
         self._last_snapshot_seq = snapshot_seq
@@ -141,6 +147,22 @@ class Upkeep:
         by_time = s.snapshot_seconds > 0 and time.monotonic() - self._last_snapshot_at >= s.snapshot_seconds
         return by_count or by_time
 
+    async def _sweep(self) -> None:
+        stream = self.settings.stream
+        first_seq = int((await self.node.js.stream_info(stream.name)).state.first_seq or 1)
+        bucket = await snapshot.bucket(self.node.js, stream.name, stream.replicas)
+        if forgotten := await restore.forget_replayed(bucket, first_seq):
+            log.info("HA: %d backup restore object(s) no entry in the stream needs were deleted", forgotten)
+        replicator = self.node.replicator
+        if replicator is None or replicator.stalled or replicator.applied < replicator.known_last:
+            return  # the next snapshot's sweep does it
+        swept = await self.node.files.sweep(
+            lambda: self.app.store.db.read(referenced_files), self.settings.orphan_grace
+        )
+        self.orphans_deleted += swept
+        if swept:
+            log.info("HA: %d file(s) no record references were deleted from the file bucket", swept)
+
     async def snapshot_under_lease(self, applied: int) -> snapshot.SnapshotInfo | None:
         """Take a snapshot unless another node is taking one; then trim the log below it."""
         stream = self.settings.stream
@@ -161,6 +183,7 @@ class Upkeep:
             keep_from = taken.seq + 1 - self.settings.retain_entries
             if keep_from > 1:
                 await self.node.js.purge_stream(stream.name, seq=keep_from)
+            await self._sweep()
             return taken
         finally:
             try:

@@ -194,6 +194,8 @@ class Database:
         # other processes on the same files committed (see core/store/shared.py)
         self.before_group: Callable[[apsw.Connection], None] | None = None
         self.replicator: Replicator | None = None
+        # how many writes each group carried (metrics; on the writer thread, after the commit)
+        self.on_group: Callable[[int], None] | None = None
         self._lock: WriterLock | None = None
         self._carry: _Job | None = None  # a schema write that ended the previous group
         self._full = False  # the last write found the disk full (logged once, until one succeeds)
@@ -269,6 +271,10 @@ class Database:
         finally:
             lock.release()
         self._deliver(outcomes, changes)
+        if self.on_group is not None:
+            writes = sum(1 for job in batch if job.fn is not _nothing)  # not the nudges of --ha
+            if writes:
+                self.on_group(writes)
 
     def _commit_group(self, batch: list[_Job]) -> tuple[list[_Outcome], list[Change]]:
         conn = self._write_conn

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from subprocess import PIPE
 
-from core.app import App
-from core.backups.lock import DataDirLock
-from core.config import Settings
 from core.ha.changelog import StreamSettings
-from core.ha.node import HaNode, HaSettings
+from core.ha.node import HaSettings
+from tests.ha.served import served_node
 from tests.ha.test_node import _create_posts
 from tests.nats.conftest import REPO, StartNode
 
@@ -32,18 +29,8 @@ async def _core(*argv: str) -> subprocess.CompletedProcess[str]:
 
 async def test_status_snapshot_and_reset(start_node: StartNode, fixture_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "node"
-    shutil.copytree(fixture_dir, data)
-    nats = await start_node(data)
-    await nats.jetstream_ready()
-    app = App(Settings(data_dir=data))
-    served = DataDirLock(app.store.dir)  # what `core serve` holds for its lifetime
-    assert served.acquire(exclusive=False)
-    node = HaNode(
-        HaSettings(node="n1", region="iad", stream=StreamSettings(name="pbcli"), status_interval=0.05),
-        nats.js,
-    )
-    await node.open(app)
-    try:
+    settings = HaSettings(node="n1", region="iad", stream=StreamSettings(name="pbcli"), status_interval=0.05)
+    async with served_node(start_node, fixture_dir, data, settings) as (app, _node, nats):
         await _create_posts(app, ["a", "b", "c"])
         common = ["--dir", str(data), "--nats-url", nats.client_url, "--ha-stream", "pbcli"]
 
@@ -69,14 +56,11 @@ async def test_status_snapshot_and_reset(start_node: StartNode, fixture_dir: Pat
 
         refused = await _core("ha", "reset", "--dir", str(data))  # the running server holds the dir
         assert refused.returncode == 2 and "stop it first" in refused.stderr, refused.stderr
-    finally:
-        await node.close()
-        app.close()
-        served.release()
     offline = await _core("superuser", "upsert", "x@example.com", "password123456", "--dir", str(data))
     assert offline.returncode == 2 and "follows a --ha stream" in offline.stderr, offline.stderr
+    # a restore goes through the stream instead (tests/ha/test_restore_cli.py); a missing one is refused
     restore = await _core("backup", "restore", "any.zip", "--dir", str(data))
-    assert restore.returncode == 2 and "follows a --ha stream" in restore.stderr, restore.stderr
+    assert restore.returncode == 1 and "Missing or invalid backup file" in restore.stderr, restore.stderr
     moved = await _core("ha", "reset", "--dir", str(data))
     assert moved.returncode == 0, moved.stderr
     assert not (data / "pocketbase" / "data.db").exists()
