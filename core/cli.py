@@ -13,6 +13,7 @@ from core import __version__
 from core.backups import cli as backups_cli
 from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
 from core.ha import cli as ha_cli
+from core.logs import cli as logs_cli
 from core.nats import cli as nats_cli
 from core.nats.errors import NatsError
 
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     nats_cli.register(sub)
     ha_cli.register(sub)
+    logs_cli.register(sub)
     return parser
 
 

@@ -1,0 +1,256 @@
+"""Log streaming: request logs and core's own log lines published to `pb.logs.<node>.<level>`.
+
+Every item has the shape of an `/api/logs` item (id, created, data, message, level), so the
+same tools read both; the node is the subject's second token. The `PB_LOGS` stream (limits by
+age and bytes) lives in the `app` account: core's own traffic stays in CORE, and an operator
+can be given read access with a creds file of the app account (`core logs tail` uses core's).
+
+Publishing never holds up a request: `offer` appends to a bounded queue (any thread), and one
+task on the event loop publishes batches with plain (unacknowledged) NATS publishes, which
+only fill nats-py's buffer. A full queue drops its oldest item and counts it. Nothing logged
+while publishing is published again: this module's own logger is kept out of the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import re
+import threading
+import traceback
+from typing import Any
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import api
+
+from core.logs.entry import LEVEL_ERROR, LEVEL_INFO, new_id
+from core.store.times import now_str
+from core.tasks import cancel_all
+
+log = logging.getLogger("core.logs.stream")
+
+STREAM = "PB_LOGS"
+SUBJECT_PREFIX = "pb.logs"
+LEVEL_DEBUG = -4
+LEVEL_WARN = 4
+# slog's levels, which PocketBase stores in `_logs.level`
+LEVELS = {"debug": LEVEL_DEBUG, "info": LEVEL_INFO, "warn": LEVEL_WARN, "error": LEVEL_ERROR}
+QUEUE_LIMIT = 10_000
+BATCH = 500
+_encoder = msgspec.json.Encoder()
+_NOT_A_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def level_name(level: int) -> str:
+    if level < LEVEL_INFO:
+        return "debug"
+    if level < LEVEL_WARN:
+        return "info"
+    if level < LEVEL_ERROR:
+        return "warn"
+    return "error"
+
+
+def subject_token(name: str) -> str:
+    """A node name as one subject token (a dot would split it, a wildcard would match others)."""
+    return _NOT_A_TOKEN.sub("_", name) or "_"
+
+
+def subject(node: str, level: int) -> str:
+    return f"{SUBJECT_PREFIX}.{subject_token(node)}.{level_name(level)}"
+
+
+def python_level(levelno: int) -> int:
+    if levelno < logging.INFO:
+        return LEVEL_DEBUG
+    if levelno < logging.WARNING:
+        return LEVEL_INFO
+    if levelno < logging.ERROR:
+        return LEVEL_WARN
+    return LEVEL_ERROR
+
+
+def item_of_record(record: logging.LogRecord) -> dict[str, Any]:
+    """One of core's log lines as an `/api/logs` item (PocketBase puts a logger's attributes in
+    `data`; here the logger's name, and the traceback of a logged exception)."""
+    data: dict[str, Any] = {"type": "app", "logger": record.name}
+    if record.exc_info and record.exc_info[0] is not None:
+        data["error"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+    return {
+        "id": new_id(),
+        "created": now_str(),
+        "data": data,
+        "message": record.getMessage(),
+        "level": python_level(record.levelno),
+    }
+
+
+def stream_config(max_age: int, max_bytes: int, replicas: int) -> api.StreamConfig:
+    return api.StreamConfig(
+        name=STREAM,
+        description="core's request and application logs, pb.logs.<node>.<level>",
+        subjects=[f"{SUBJECT_PREFIX}.>"],
+        storage=api.StorageType.FILE,
+        retention=api.RetentionPolicy.LIMITS,
+        discard=api.DiscardPolicy.OLD,
+        num_replicas=replicas,
+        max_age=float(max_age),
+        max_bytes=max_bytes,
+        allow_direct=True,
+    )
+
+
+class _Handler(logging.Handler):
+    def __init__(self, stream: LogStream) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == log.name:
+            return  # what the publisher says about itself must not feed itself
+        try:
+            self.stream.offer(item_of_record(record))
+        except Exception:  # noqa: BLE001 - a log line must never raise into its caller
+            self.handleError(record)
+
+
+class LogStream:
+    """The publisher of one process: started once NATS is up, stopped before it closes."""
+
+    def __init__(self, node: str, *, max_age: int, max_bytes: int, replicas: int = 1) -> None:
+        self.node = node
+        self.config = stream_config(max_age, max_bytes, replicas)
+        self.dropped = 0
+        self.published = 0
+        self._queue: collections.deque[tuple[str, bytes]] = collections.deque()
+        self._queue_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._handler = _Handler(self)
+
+    # -- intake (any thread) ----------------------------------------------------------------
+    def offer(self, item: dict[str, Any]) -> None:
+        # the key order of an /api/logs item (request entries are built in the table's order)
+        shaped = {k: item[k] for k in ("id", "created", "data", "message", "level")}
+        entry = (subject(self.node, int(item["level"])), _encoder.encode(shaped))
+        with self._queue_lock:
+            if len(self._queue) >= QUEUE_LIMIT:
+                self._queue.popleft()
+                self.dropped += 1
+            self._queue.append(entry)
+        loop = self._loop
+        if loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._wake.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake.set)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, connect: Any) -> None:
+        """`connect`: an awaitable factory of the app-account connection. Returns at once."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        logging.getLogger().addHandler(self._handler)
+        self._tasks.append(asyncio.ensure_future(self._run(connect)))
+
+    async def stop(self) -> None:
+        logging.getLogger().removeHandler(self._handler)
+        await cancel_all(self._tasks)
+        self._tasks.clear()
+        self._loop = None
+        if self.dropped:
+            log.warning("log streaming dropped %d log(s) (queue full or NATS unavailable)", self.dropped)
+
+    async def _run(self, connect: Any) -> None:
+        nc = await self._setup(connect)
+        if nc is None:
+            return
+        self._wake.set()  # what was logged before NATS was ready
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._publish_queued(nc)
+
+    async def _setup(self, connect: Any) -> Client | None:
+        """Connect and make sure the stream exists; retried until it works (a cluster's
+        JetStream may need its meta leader first). The queue keeps the newest logs meanwhile."""
+        delay = 0.5
+        while True:
+            try:
+                nc: Client = await connect()
+                await ensure_stream(nc, self.config)
+                return nc
+            except (nats.errors.Error, TimeoutError, OSError) as exc:
+                log.warning("log streaming waits for NATS: %s", exc or type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001 - e.g. no app account; keep core serving
+                log.warning("log streaming is off: %s", exc)
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _publish_queued(self, nc: Client) -> None:
+        while True:
+            with self._queue_lock:
+                batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            if not batch:
+                return
+            for index, (subj, data) in enumerate(batch):
+                try:
+                    await nc.publish(subj, data)
+                except nats.errors.Error:
+                    # disconnected with a full reconnect buffer: these are lost, the rest wait
+                    self.dropped += len(batch) - index
+                    return
+            self.published += len(batch)
+            await asyncio.sleep(0)  # let requests run between batches
+
+
+async def ensure_stream(nc: Client, config: api.StreamConfig) -> None:
+    """Create PB_LOGS, or bring an existing one to the configured limits (the flags may change
+    between restarts; replicas stay as they are: changing them is an operator's decision)."""
+    js = nc.jetstream()
+    try:
+        info = await js.stream_info(STREAM)
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(config)
+            return
+        except nats.js.errors.BadRequestError as exc:
+            if "already in use" not in str(exc.description or ""):
+                raise
+            info = await js.stream_info(STREAM)  # another node created it first
+    current = info.config
+    if current.max_age != config.max_age or current.max_bytes != config.max_bytes:
+        current.max_age, current.max_bytes = config.max_age, config.max_bytes
+        await js.update_stream(current)
+
+
+def node_name(nats_service: Any) -> str:
+    s = nats_service.settings
+    plan = nats_service.plan
+    return str(s.name or (plan.server_name if plan else s.hostname))
+
+
+def start_for(app: Any) -> LogStream | None:
+    """Start streaming this process's logs when core runs with NATS and streaming is on."""
+    nats_service = app.services.get("nats")
+    if nats_service is None or nats_service.settings.logs_max_bytes <= 0:
+        return None
+    replicas = 3 if nats_service.plan is not None and nats_service.cluster_size() >= 3 else 1
+    stream = LogStream(
+        node_name(nats_service),
+        max_age=nats_service.settings.logs_max_age,
+        max_bytes=nats_service.settings.logs_max_bytes,
+        replicas=replicas,
+    )
+    stream.start(nats_service.app_connection)
+    return stream
