@@ -120,9 +120,9 @@ async def nats_token(request: Request[Any, Any, Any]) -> Response[bytes]:
     auth = await current_auth(request)
     if auth is None:
         raise ApiError(401, "The request requires valid record authorization token.")
-    nats_service = core_app(request).services.get("nats")
+    nats_service: Any = core_app(request).services.get("nats")
     bundle = getattr(nats_service, "bundle", None)
-    if bundle is None or APP_ACCOUNT not in bundle.accounts:
+    if nats_service is None or bundle is None or APP_ACCOUNT not in bundle.accounts:
         raise ApiError(400, "NATS credentials are not available on this server.")
     stored = (await _all_permissions(request)).get(auth.collection.name)
     if stored is None:
