@@ -146,53 +146,60 @@ class Tail:
 
     async def run(self, url: str, creds: Path, *, since: int, follow: bool) -> None:
         import nats.errors
-        import nats.js.errors
-        from nats.js import api
 
         from core.logs.stream import STREAM
         from core.nats.client import connect
 
         nc = await connect(url, creds, name="core logs tail", source="--nats-url")
         try:
-            js = nc.jetstream()
-            try:
-                await js.stream_info(STREAM)
-            except nats.js.errors.NotFoundError:
-                raise ConfigError(f"no {STREAM} stream at {url}: no node streams its logs yet") from None
-            start = datetime.fromtimestamp(time.time() - since, UTC)
-            sub = await js.subscribe(
-                self.subject,
-                ordered_consumer=True,
-                config=api.ConsumerConfig(
-                    deliver_policy=api.DeliverPolicy.BY_START_TIME, opt_start_time=start
-                ),
-            )
-            recent: collections.deque[tuple[str, dict[str, Any]]] = collections.deque(
-                maxlen=self.lines or None
-            )
-            caught_up = False
-            while True:
-                try:
-                    msg = await sub.next_msg(timeout=None if caught_up else _QUIET)
-                except nats.errors.TimeoutError:
-                    msg = None  # nothing (more) since the start time
-                if msg is not None:
-                    entry = _decode(msg.subject, msg.data)
-                    if entry is not None and self.wanted(entry[1]):
-                        if caught_up:
-                            self.show(*entry)
-                        elif self.lines:
-                            recent.append(entry)
-                if not caught_up and (msg is None or msg.metadata.num_pending == 0):
-                    caught_up = True
-                    for entry in recent:
-                        self.show(*entry)
-                    recent.clear()
-                    if not follow:
-                        return
+            await self._read(nc, url, since=since, follow=follow)
+        except (nats.errors.Error, TimeoutError) as exc:
+            # a creds file without read access to the stream times out or is refused
+            raise ConfigError(f"cannot read {STREAM} at {url}: {exc or type(exc).__name__}") from None
         finally:
             with contextlib.suppress(Exception):
                 await nc.close()
+
+    async def _read(self, nc: Any, url: str, *, since: int, follow: bool) -> None:
+        import nats.errors
+        import nats.js.errors
+        from nats.js import api
+
+        from core.logs.stream import STREAM
+
+        js = nc.jetstream()
+        try:
+            await js.stream_info(STREAM)
+        except nats.js.errors.NotFoundError:
+            raise ConfigError(f"no {STREAM} stream at {url}: no node streams its logs yet") from None
+        start = datetime.fromtimestamp(time.time() - since, UTC)
+        sub = await js.subscribe(
+            self.subject,
+            stream=STREAM,  # else nats-py asks $JS.API.STREAM.NAMES, which a --logs user may not
+            ordered_consumer=True,
+            config=api.ConsumerConfig(deliver_policy=api.DeliverPolicy.BY_START_TIME, opt_start_time=start),
+        )
+        recent: collections.deque[tuple[str, dict[str, Any]]] = collections.deque(maxlen=self.lines or None)
+        caught_up = False
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=None if caught_up else _QUIET)
+            except nats.errors.TimeoutError:
+                msg = None  # nothing (more) since the start time
+            if msg is not None:
+                entry = _decode(msg.subject, msg.data)
+                if entry is not None and self.wanted(entry[1]):
+                    if caught_up:
+                        self.show(*entry)
+                    elif self.lines:
+                        recent.append(entry)
+            if not caught_up and (msg is None or msg.metadata.num_pending == 0):
+                caught_up = True
+                for entry in recent:
+                    self.show(*entry)
+                recent.clear()
+                if not follow:
+                    return
 
 
 def _decode(subject: str, data: bytes) -> tuple[str, dict[str, Any]] | None:

@@ -90,6 +90,21 @@ def item_of_record(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+def reader_permissions() -> tuple[list[str], list[str]]:
+    """(publish, subscribe) subjects a user needs to read PB_LOGS with an ordered consumer (what
+    `core logs tail` makes): stream info, its own consumers, flow control, and reply inboxes."""
+    api_prefix = "$JS.API"
+    publish = [
+        f"{api_prefix}.STREAM.INFO.{STREAM}",
+        f"{api_prefix}.CONSUMER.CREATE.{STREAM}",
+        f"{api_prefix}.CONSUMER.CREATE.{STREAM}.>",
+        f"{api_prefix}.CONSUMER.INFO.{STREAM}.>",
+        f"{api_prefix}.CONSUMER.DELETE.{STREAM}.>",
+        f"$JS.FC.{STREAM}.>",
+    ]
+    return publish, ["_INBOX.>", f"{SUBJECT_PREFIX}.>"]
+
+
 def stream_config(max_age: int, max_bytes: int, replicas: int) -> api.StreamConfig:
     return api.StreamConfig(
         name=STREAM,

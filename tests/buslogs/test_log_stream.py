@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,11 +17,11 @@ import pytest
 
 from core.logs import stream as log_stream
 from core.logs.cli import node_url
-from core.nats import app_users
+from core.nats import app_users, creds, jwt
 from core.nats.auth import AuthStore
 from core.nats.creds import write_secret
 from core.nats.service import app_creds_file
-from tests.buslogs.conftest import followed, run_tail, tail
+from tests.buslogs.conftest import core_command, followed, run_tail, tail
 from tests.servers import ServerProcess, free_port, start_core
 
 ITEM_KEYS = ["node", "id", "created", "data", "message", "level"]
@@ -169,3 +170,25 @@ def test_publishing_disabled_by_zero_bytes(tmp_path: Path) -> None:
         httpx.get(srv.url + "/api/health")
         proc = run_tail(srv.data_dir)
     assert proc.returncode == 2 and "no PB_LOGS stream" in proc.stderr
+
+
+def test_creds_with_logs_read_the_stream_and_others_do_not(server: ServerProcess, tmp_path: Path) -> None:
+    url = _marker()
+    httpx.get(server.url + url)
+    _wait_tail(server.data_dir, lambda i: i["data"].get("url") == url)
+    reader, other = tmp_path / "reader.creds", tmp_path / "other.creds"
+    for name, path, flags in (("reader", reader, ["--logs"]), ("other", other, ["--sub", "app.x"])):
+        proc = subprocess.run(
+            core_command("nats", "creds", name, "--dir", str(server.data_dir), "-o", str(path), *flags),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+    claims = jwt.decode(creds.parse(reader.read_text()).jwt, kind="user")["nats"]
+    assert not any(s.startswith("pb.") for s in claims["pub"]["allow"])  # reading only
+    items = tail(server.data_dir, "--creds", str(reader), "--filter", f'data.url = "{url}"')
+    assert [i["data"]["url"] for i in items] == [url]
+    refused = run_tail(server.data_dir, "--creds", str(other))
+    assert refused.returncode == 2, refused.stderr
+    assert "cannot read PB_LOGS" in refused.stderr and "Traceback" not in refused.stderr
