@@ -44,6 +44,7 @@ QUEUE_LIMIT = 10_000
 BATCH = 500
 _encoder = msgspec.json.Encoder()
 _NOT_A_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+_SERVER_NAME = re.compile(r'^server_name:\s*"([^"]+)"\s*$', re.MULTILINE)
 
 
 def level_name(level: int) -> str:
@@ -137,9 +138,14 @@ class _Handler(logging.Handler):
 class LogStream:
     """The publisher of one process: started once NATS is up, stopped before it closes."""
 
-    def __init__(self, node: str, *, max_age: int, max_bytes: int, replicas: int = 1) -> None:
+    def __init__(
+        self, node: str, *, max_age: int, max_bytes: int, replicas: int = 1, manage: bool = True
+    ) -> None:
         self.node = node
         self.config = stream_config(max_age, max_bytes, replicas)
+        # only the process that runs nats-server (the leader of --workers) sets the stream's
+        # limits: followers are started without those flags and would reset them
+        self.manage = manage
         self.dropped = 0
         self.published = 0
         self._queue: collections.deque[tuple[str, bytes]] = collections.deque()
@@ -202,7 +208,10 @@ class LogStream:
         while True:
             try:
                 nc: Client = await connect()
-                await ensure_stream(nc, self.config)
+                if self.manage:
+                    await ensure_stream(nc, self.config)
+                else:
+                    await nc.jetstream().stream_info(STREAM)  # the leader creates it
                 return nc
             except (nats.errors.Error, TimeoutError, OSError) as exc:
                 log.warning("log streaming waits for NATS: %s", exc or type(exc).__name__)
@@ -250,9 +259,18 @@ async def ensure_stream(nc: Client, config: api.StreamConfig) -> None:
 
 
 def node_name(nats_service: Any) -> str:
+    """The name of this node's nats-server; a --workers follower reads it from the config its
+    leader wrote (it is started without --name)."""
     s = nats_service.settings
     plan = nats_service.plan
-    return str(s.name or (plan.server_name if plan else s.hostname))
+    if s.name or plan is not None:
+        return str(s.name or plan.server_name)
+    config_file = nats_service.config_path
+    try:
+        match = _SERVER_NAME.search(config_file.read_text(encoding="utf-8"))
+    except OSError:
+        match = None
+    return match.group(1) if match else str(s.hostname)
 
 
 def start_for(app: Any) -> LogStream | None:
@@ -266,6 +284,7 @@ def start_for(app: Any) -> LogStream | None:
         max_age=nats_service.settings.logs_max_age,
         max_bytes=nats_service.settings.logs_max_bytes,
         replicas=replicas,
+        manage=app.settings.worker == 0,
     )
     stream.start(nats_service.app_connection)
     return stream

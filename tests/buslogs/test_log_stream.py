@@ -192,3 +192,34 @@ def test_creds_with_logs_read_the_stream_and_others_do_not(server: ServerProcess
     refused = run_tail(server.data_dir, "--creds", str(other))
     assert refused.returncode == 2, refused.stderr
     assert "cannot read PB_LOGS" in refused.stderr and "Traceback" not in refused.stderr
+
+
+@pytest.mark.slow
+def test_workers_publish_under_the_leaders_name_and_limits(tmp_path: Path) -> None:
+    from tests.integration.test_workers import connect_to_each
+
+    args = _nats_args("--workers", "2", "--logs-stream-max-age", "3d")
+    with start_core(tmp_path / "data", extra_args=args) as srv:
+        by_pid = connect_to_each(srv)
+        urls = {}
+        for pid, worker in by_pid.items():
+            urls[pid] = _marker()
+            status, _ = worker.call("GET", urls[pid])
+            assert status == 404
+            worker.conn.close()
+        follower_url = next(u for pid, u in urls.items() if pid != srv.pid)
+        items = _wait_tail(srv.data_dir, lambda i: i["data"].get("url") == follower_url, "-n", "100")
+        shown = {i["data"].get("url"): i["node"] for i in items}
+        assert {shown.get(u) for u in urls.values()} == {"solo"}, shown
+
+        async def max_age() -> float:
+            store = AuthStore(srv.data_dir / "nats-auth")
+            nc = await nats.connect(
+                node_url(srv.data_dir), user_credentials=str(app_creds_file(store, store.load()))
+            )
+            try:
+                return (await nc.jetstream().stream_info(log_stream.STREAM)).config.max_age or 0
+            finally:
+                await nc.close()
+
+        assert asyncio.run(max_age()) == 3 * 86400
