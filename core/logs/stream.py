@@ -44,6 +44,7 @@ QUEUE_LIMIT = 10_000
 BATCH = 500
 _encoder = msgspec.json.Encoder()
 _NOT_A_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+_TRANSPORT_LOGGER = "nats"  # nats-py's loggers: nats.aio.client, ...
 _SERVER_NAME = re.compile(r'^server_name:\s*"([^"]+)"\s*$', re.MULTILINE)
 
 
@@ -127,8 +128,10 @@ class _Handler(logging.Handler):
         self.stream = stream
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name == log.name:
-            return  # what the publisher says about itself must not feed itself
+        # what the publisher, or the client it publishes with, says must not feed the publisher:
+        # a failing publish that logs would otherwise queue a log for each failure, for ever
+        if record.name == log.name or record.name.startswith(_TRANSPORT_LOGGER) or self.stream.publishing():
+            return
         try:
             self.stream.offer(item_of_record(record))
         except Exception:  # noqa: BLE001 - a log line must never raise into its caller
@@ -155,6 +158,7 @@ class LogStream:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._handler = _Handler(self)
+        self._in_publish = False
 
     # -- intake (any thread) ----------------------------------------------------------------
     def offer(self, item: dict[str, Any]) -> None:
@@ -174,6 +178,10 @@ class LogStream:
         else:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(self._wake.set)
+
+    def publishing(self) -> bool:
+        """True while this thread is inside a publish call of the publisher."""
+        return self._in_publish and threading.get_ident() == self._loop_thread
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, connect: Any) -> None:
@@ -228,12 +236,16 @@ class LogStream:
             if not batch:
                 return
             for index, (subj, data) in enumerate(batch):
+                self._in_publish = True
                 try:
                     await nc.publish(subj, data)
                 except nats.errors.Error:
                     # disconnected with a full reconnect buffer: these are lost, the rest wait
-                    self.dropped += len(batch) - index
+                    with self._queue_lock:
+                        self.dropped += len(batch) - index
                     return
+                finally:
+                    self._in_publish = False
             self.published += len(batch)
             await asyncio.sleep(0)  # let requests run between batches
 

@@ -1,0 +1,59 @@
+"""The publisher against a real nats-server (NatsService, no HTTP): PB_LOGS lives in the app
+account, and a dead connection costs counted drops, never a loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import nats.js.errors
+import pytest
+
+from core.logs.stream import STREAM, LogStream
+from tests.nats.conftest import StartNode, start_node  # noqa: F401 - the fixture
+
+
+async def _until(check, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.05)
+
+
+def _item(message: str, level: int = 4) -> dict:
+    return {
+        "id": message,
+        "created": "2026-12-08 00:00:00.000Z",
+        "data": {},
+        "message": message,
+        "level": level,
+    }
+
+
+async def test_logs_live_in_the_app_account_and_a_dead_connection_only_drops(
+    start_node: StartNode,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    node = await start_node(tmp_path / "n")
+    stream = LogStream("t1", max_age=3600, max_bytes=1 << 20)
+    stream.start(node.app_connection)
+    try:
+        stream.offer(_item("first"))
+        await _until(lambda: stream.published == 1)
+        app = await node.app_connection()
+        msg = await app.jetstream().get_last_msg(STREAM, "pb.logs.t1.warn")
+        assert json.loads(msg.data)["message"] == "first"
+        # core's own connection is in CORE: the stream is not there, nor reachable from there
+        with pytest.raises(nats.js.errors.NotFoundError):
+            await node.js.stream_info(STREAM)
+
+        await app.close()  # the publisher's connection is gone for good
+        logging.getLogger("nats.aio.client").error("the transport complains")  # not published
+        stream.offer(_item("lost"))
+        await _until(lambda: stream.dropped == 1)
+        await asyncio.sleep(0.2)
+        assert stream.dropped == 1 and not stream._queue  # nothing queued itself again
+    finally:
+        await stream.stop()
