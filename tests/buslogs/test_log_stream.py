@@ -223,3 +223,8 @@ def test_workers_publish_under_the_leaders_name_and_limits(tmp_path: Path) -> No
                 await nc.close()
 
         assert asyncio.run(max_age()) == 3 * 86400
+
+
+def test_tail_without_a_node_says_why(tmp_path: Path) -> None:
+    proc = run_tail(tmp_path)
+    assert proc.returncode == 2 and "no NATS auth" in proc.stderr and "Traceback" not in proc.stderr

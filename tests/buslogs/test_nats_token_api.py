@@ -188,3 +188,15 @@ async def test_without_nats_no_token(client, app, tokens) -> None:
     resp = await client.post("/api/nats/token", headers={"Authorization": tokens["user1"]})
     assert resp.status_code == 400
     assert resp.json()["message"] == "NATS credentials are not available on this server."
+
+
+async def test_view_and_delete_permissions(client, app, tokens) -> None:
+    su = {"Authorization": tokens["superuser"]}
+    assert (await client.get("/api/nats/permissions/users", headers=su)).status_code == 404
+    await _enable_users(client, tokens)
+    assert (await client.get("/api/nats/permissions/users", headers=su)).json() == PERMS
+    assert (await client.get("/api/nats/permissions", headers=su)).json() == {"users": PERMS}
+    assert (await client.delete("/api/nats/permissions/users", headers=su)).status_code == 204
+    assert _stored(app) == {}
+    resp = await client.post("/api/nats/token", headers={"Authorization": tokens["user1"]})
+    assert resp.status_code == 403
