@@ -19,6 +19,7 @@ import contextlib
 import logging
 import re
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -42,6 +43,7 @@ LEVEL_WARN = 4
 LEVELS = {"debug": LEVEL_DEBUG, "info": LEVEL_INFO, "warn": LEVEL_WARN, "error": LEVEL_ERROR}
 QUEUE_LIMIT = 10_000
 BATCH = 500
+DROP_REPORT_INTERVAL = 60.0
 _encoder = msgspec.json.Encoder()
 _NOT_A_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
 _TRANSPORT_LOGGER = "nats"  # nats-py's loggers: nats.aio.client, ...
@@ -150,6 +152,8 @@ class LogStream:
         # limits: followers are started without those flags and would reset them
         self.manage = manage
         self.dropped = 0
+        self._dropped_reported = 0
+        self._reported_at = 0.0
         self.published = 0
         self._queue: collections.deque[tuple[str, bytes]] = collections.deque()
         self._queue_lock = threading.Lock()
@@ -190,6 +194,15 @@ class LogStream:
         self._loop_thread = threading.get_ident()
         logging.getLogger().addHandler(self._handler)
         self._tasks.append(asyncio.ensure_future(self._run(connect)))
+
+    def _report_drops(self) -> None:
+        """One line a minute at most while logs are being dropped (this logger is not published)."""
+        now = time.monotonic()
+        if self.dropped > self._dropped_reported and now - self._reported_at >= DROP_REPORT_INTERVAL:
+            log.warning(
+                "log streaming dropped %d log(s) so far (queue full or NATS unavailable)", self.dropped
+            )
+            self._dropped_reported, self._reported_at = self.dropped, now
 
     async def stop(self) -> None:
         logging.getLogger().removeHandler(self._handler)
@@ -243,10 +256,12 @@ class LogStream:
                     # disconnected with a full reconnect buffer: these are lost, the rest wait
                     with self._queue_lock:
                         self.dropped += len(batch) - index
+                    self._report_drops()
                     return
                 finally:
                     self._in_publish = False
             self.published += len(batch)
+            self._report_drops()
             await asyncio.sleep(0)  # let requests run between batches
 
 

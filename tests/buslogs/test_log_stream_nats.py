@@ -35,7 +35,9 @@ def _item(message: str, level: int = 4) -> dict:
 async def test_logs_live_in_the_app_account_and_a_dead_connection_only_drops(
     start_node: StartNode,  # noqa: F811
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="core.logs.stream")
     node = await start_node(tmp_path / "n")
     stream = LogStream("t1", max_age=3600, max_bytes=1 << 20)
     stream.start(node.app_connection)
@@ -55,5 +57,6 @@ async def test_logs_live_in_the_app_account_and_a_dead_connection_only_drops(
         await _until(lambda: stream.dropped == 1)
         await asyncio.sleep(0.2)
         assert stream.dropped == 1 and not stream._queue  # nothing queued itself again
+        assert "log streaming dropped 1 log(s) so far" in caplog.text
     finally:
         await stream.stop()
