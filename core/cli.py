@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from core import __version__
+from core import cli_logs as logs_cli
 from core.backups import cli as backups_cli
 from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
 from core.ha import cli as ha_cli
-from core.logs import cli as logs_cli
 from core.nats import cli as nats_cli
 from core.nats.errors import NatsError
 

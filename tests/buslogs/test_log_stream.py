@@ -15,8 +15,8 @@ import httpx
 import nats
 import pytest
 
+from core.cli_logs import node_url
 from core.logs import stream as log_stream
-from core.logs.cli import node_url
 from core.nats import app_users, creds, jwt
 from core.nats.auth import AuthStore
 from core.nats.creds import write_secret

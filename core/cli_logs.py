@@ -180,7 +180,11 @@ class Tail:
             config=api.ConsumerConfig(deliver_policy=api.DeliverPolicy.BY_START_TIME, opt_start_time=start),
         )
         recent: collections.deque[tuple[str, dict[str, Any]]] = collections.deque(maxlen=self.lines or None)
-        caught_up = False
+        # nothing in the window at all: no message will come to say so
+        info = await sub.consumer_info()
+        caught_up = not info.num_pending and not (info.delivered and info.delivered.consumer_seq)
+        if caught_up and not follow:
+            return
         while True:
             try:
                 msg = await sub.next_msg(timeout=None if caught_up else _QUIET)
