@@ -228,6 +228,12 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> NatsSettings:
     if values["region"] is not None:
         _check_name(values["region"], sources["region"])
     _check_host(values["nats_host"], sources["nats_host"])
+    # only the flag: --workers followers join with --nats-url and inherit NATS_WS_PORT
+    if values["nats_ws_port"] and values["nats_url"] and sources["nats_ws_port"] == "--nats-ws-port":
+        raise NatsConfigError(
+            f"{sources['nats_ws_port']}: core starts no nats-server with {sources['nats_url']}; "
+            "configure the websocket listener on that server"
+        )
     return NatsSettings(
         name=name,
         hostname=_hostname(),

@@ -50,3 +50,14 @@ def test_env_and_defaults() -> None:
 def test_bad_values_name_their_flag(argv: list[str], names: str) -> None:
     with pytest.raises(NatsConfigError, match=names):
         make(*argv)
+
+
+def test_websocket_needs_the_embedded_server() -> None:
+    with pytest.raises(NatsConfigError, match="--nats-ws-port: core starts no nats-server with --nats-url"):
+        make("--nats-ws-port", "4280", "--nats-url", "nats://127.0.0.1:4222")
+
+
+def test_websocket_variable_is_left_to_the_leader() -> None:
+    # a --workers follower joins its leader with --nats-url and inherits the environment
+    s = make("--nats-url", "nats://127.0.0.1:4222", env={"NATS_WS_PORT": "4280"})
+    assert s.url and s.ws_port == 4280
