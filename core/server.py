@@ -78,7 +78,10 @@ async def serve(settings: Settings, args: Any = None) -> None:
             await peers.start()
             lifecycle_of(app).peers = peers
             if leader:
+                from core.nats.settings import follower_flags
+
                 argv = workers.follower_argv(settings, nats.client_url, nats.settings.creds)
+                argv += follower_flags(nats.settings)
                 if ha:
                     from core.ha.cli import serve_flags
 

@@ -292,6 +292,11 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
     return text
 
 
+def follower_flags(s: NatsSettings) -> list[str]:
+    """What a --workers follower (started with --nats-url) must answer like its leader."""
+    return ["--nats-token-ttl", f"{s.token_ttl}s"]
+
+
 def _parse_size(text: str, source: str) -> int:
     match = _SIZE.match(text.lower())
     if not match:

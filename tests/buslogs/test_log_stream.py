@@ -228,3 +228,31 @@ def test_workers_publish_under_the_leaders_name_and_limits(tmp_path: Path) -> No
 def test_tail_without_a_node_says_why(tmp_path: Path) -> None:
     proc = run_tail(tmp_path)
     assert proc.returncode == 2 and "no NATS auth" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_follower_issues_nats_tokens_with_the_leaders_lifetime(tmp_path: Path) -> None:
+    from tests.integration.test_workers import connect_to_each
+
+    args = _nats_args("--workers", "2", "--nats-token-ttl", "90s")
+    with start_core(tmp_path / "data", extra_args=args) as srv:
+        by_pid = connect_to_each(srv)
+        leader = by_pid.pop(srv.pid)
+        (follower,) = by_pid.values()
+        status, body = leader.call(
+            "POST",
+            "/api/collections/_superusers/auth-with-password",
+            {"identity": "admin@example.com", "password": "password123456"},
+        )
+        assert status == 200, body
+        follower.token = body["token"]
+        status, body = follower.call(
+            "PUT", "/api/nats/permissions/_superusers", {"subscribe": ["app.admin.>"]}
+        )
+        assert status == 200, body
+        before = int(time.time())
+        status, body = follower.call("POST", "/api/nats/token", {})
+        assert status == 200, body
+        assert body["expires"] <= int(time.time()) + 90 and body["expires"] >= before + 90
+        for worker in (leader, follower):
+            worker.conn.close()
