@@ -21,6 +21,7 @@ import re
 import threading
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -45,6 +46,7 @@ QUEUE_LIMIT = 10_000
 BATCH = 500
 DROP_REPORT_INTERVAL = 60.0
 _encoder = msgspec.json.Encoder()
+Connect = Callable[[], Awaitable[Client]]
 _NOT_A_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
 _TRANSPORT_LOGGER = "nats"  # nats-py's loggers: nats.aio.client, ...
 _SERVER_NAME = re.compile(r'^server_name:\s*"([^"]+)"\s*$', re.MULTILINE)
@@ -188,7 +190,7 @@ class LogStream:
         return self._in_publish and threading.get_ident() == self._loop_thread
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self, connect: Any) -> None:
+    def start(self, connect: Connect) -> None:
         """`connect`: an awaitable factory of the app-account connection. Returns at once."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
@@ -212,7 +214,7 @@ class LogStream:
         if self.dropped:
             log.warning("log streaming dropped %d log(s) (queue full or NATS unavailable)", self.dropped)
 
-    async def _run(self, connect: Any) -> None:
+    async def _run(self, connect: Connect) -> None:
         nc = await self._setup(connect)
         if nc is None:
             return
@@ -222,7 +224,7 @@ class LogStream:
             self._wake.clear()
             await self._publish_queued(nc)
 
-    async def _setup(self, connect: Any) -> Client | None:
+    async def _setup(self, connect: Connect) -> Client | None:
         """Connect and make sure the stream exists; retried until it works (a cluster's
         JetStream may need its meta leader first). The queue keeps the newest logs meanwhile."""
         delay = 0.5
