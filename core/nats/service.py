@@ -170,8 +170,9 @@ class NatsService:
                 if self.bundle is None:
                     raise NatsError("no `app` account: core was given --nats-creds of a foreign NATS")
                 creds_file = app_creds_file(self.store, self.bundle)
+                source = self.settings.source("nats_url") if self.settings.url else "--nats-port"
                 self._app_nc = await connect(
-                    self.client_url, creds_file, name=f"{self._client_name()} (app)", source="--nats-port"
+                    self.client_url, creds_file, name=f"{self._client_name()} (app)", source=source
                 )
             return self._app_nc
 
