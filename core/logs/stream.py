@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 import re
 import threading
@@ -28,6 +29,7 @@ import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import api
 
 from core.logs.entry import LEVEL_ERROR, LEVEL_INFO, new_id
@@ -44,6 +46,8 @@ LEVEL_WARN = 4
 LEVELS = {"debug": LEVEL_DEBUG, "info": LEVEL_INFO, "warn": LEVEL_WARN, "error": LEVEL_ERROR}
 QUEUE_LIMIT = 10_000
 BATCH = 500
+WINDOW = 256
+ACK_TIMEOUT = 10.0
 DROP_REPORT_INTERVAL = 60.0
 _encoder = msgspec.json.Encoder()
 Connect = Callable[[], Awaitable[Client]]
@@ -165,6 +169,10 @@ class LogStream:
         self._tasks: list[asyncio.Task[None]] = []
         self._handler = _Handler(self)
         self._in_publish = False
+        self._inbox = ""
+        self._window = asyncio.Semaphore(WINDOW)
+        self._tokens = itertools.count()
+        self._unacked: dict[str, float] = {}  # reply token -> when to give up on its ack
 
     # -- intake (any thread) ----------------------------------------------------------------
     def offer(self, item: dict[str, Any]) -> None:
@@ -218,6 +226,9 @@ class LogStream:
         nc = await self._setup(connect)
         if nc is None:
             return
+        self._inbox = nc.new_inbox()
+        await nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
+        self._tasks.append(asyncio.ensure_future(self._expire_acks()))
         self._wake.set()  # what was logged before NATS was ready
         while True:
             await self._wake.wait()
@@ -251,20 +262,54 @@ class LogStream:
             if not batch:
                 return
             for index, (subj, data) in enumerate(batch):
+                # at most WINDOW logs wait for the stream's ack: the stream sets the pace (with
+                # `sync_interval: always` it stores about a thousand a second here) and the
+                # bounded queue in front absorbs bursts; plain publishes beyond what it can
+                # take were lost without a trace
+                await self._window.acquire()
+                token = str(next(self._tokens))
+                self._unacked[token] = time.monotonic() + ACK_TIMEOUT
                 self._in_publish = True
                 try:
-                    await nc.publish(subj, data)
+                    await nc.publish(subj, data, reply=f"{self._inbox}.{token}")
                 except nats.errors.Error:
-                    # disconnected with a full reconnect buffer: these are lost, the rest wait
+                    # closed, or disconnected with a full reconnect buffer: the rest is lost
+                    self._settle(token, stored=False)
                     with self._queue_lock:
-                        self.dropped += len(batch) - index
+                        self.dropped += len(batch) - index - 1
                     self._report_drops()
                     return
                 finally:
                     self._in_publish = False
-            self.published += len(batch)
-            self._report_drops()
             await asyncio.sleep(0)  # let requests run between batches
+
+    async def _on_ack(self, msg: Msg) -> None:
+        # a JetStream ack is {"stream":..,"seq":..}; a refusal carries "error"
+        self._settle(msg.subject.rpartition(".")[2], stored=b'"error"' not in msg.data)
+
+    def _settle(self, token: str, *, stored: bool) -> None:
+        if self._unacked.pop(token, None) is None:
+            return  # expired before its ack came
+        self._window.release()
+        if stored:
+            self.published += 1
+        else:
+            with self._queue_lock:
+                self.dropped += 1
+
+    async def _expire_acks(self) -> None:
+        """Logs whose ack never comes (lost with a connection) free their place in the window."""
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            expired = []
+            for token, deadline in self._unacked.items():  # in publish order, so deadline order
+                if deadline > now:
+                    break
+                expired.append(token)
+            for token in expired:
+                self._settle(token, stored=False)
+            self._report_drops()
 
 
 async def ensure_stream(nc: Client, config: api.StreamConfig) -> None:

@@ -60,3 +60,28 @@ async def test_logs_live_in_the_app_account_and_a_dead_connection_only_drops(
         assert "log streaming dropped 1 log(s) so far" in caplog.text
     finally:
         await stream.stop()
+
+
+@pytest.mark.slow
+async def test_a_burst_beyond_what_the_stream_ingests_at_once_is_stored_whole(
+    start_node: StartNode,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """With `sync_interval: always` the stream stores about a thousand logs a second here: a
+    burst of plain publishes overran its ingest queue and lost some without a trace. The
+    publisher waits for acks (a window), so the whole burst is stored, or counted as dropped."""
+    node = await start_node(tmp_path / "n")
+    stream = LogStream("burst", max_age=3600, max_bytes=1 << 30)
+    stream.start(node.app_connection)
+    count = 8000  # within the queue's bound: nothing may be dropped
+    try:
+        for n in range(count):
+            stream.offer(_item(f"m{n}", level=0))
+            if n % 500 == 0:
+                await asyncio.sleep(0)
+        await _until(lambda: stream.published + stream.dropped >= count, timeout=120)
+        app = await node.app_connection()
+        info = await app.jetstream().stream_info(STREAM)
+        assert (stream.dropped, stream.published, info.state.messages) == (0, count, count)
+    finally:
+        await stream.stop()
