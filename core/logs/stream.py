@@ -214,8 +214,14 @@ class LogStream:
             )
             self._dropped_reported, self._reported_at = self.dropped, now
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 2.0) -> None:
+        """Publish what is queued (for up to `grace` seconds: the last lines before a restart are
+        the ones an operator looks for), then stop."""
         logging.getLogger().removeHandler(self._handler)
+        deadline = time.monotonic() + grace
+        while self._inbox and (self._queue or self._unacked) and time.monotonic() < deadline:
+            self._wake.set()
+            await asyncio.sleep(0.05)
         await cancel_all(self._tasks)
         self._tasks.clear()
         self._loop = None

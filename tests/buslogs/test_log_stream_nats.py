@@ -85,3 +85,20 @@ async def test_a_burst_beyond_what_the_stream_ingests_at_once_is_stored_whole(
         assert (stream.dropped, stream.published, info.state.messages) == (0, count, count)
     finally:
         await stream.stop()
+
+
+async def test_what_is_queued_at_stop_is_still_published(
+    start_node: StartNode,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    node = await start_node(tmp_path / "n")
+    stream = LogStream("bye", max_age=3600, max_bytes=1 << 20)
+    stream.start(node.app_connection)
+    stream.offer(_item("hello"))
+    await _until(lambda: stream.published == 1)
+    for n in range(20):
+        stream.offer(_item(f"last{n}"))
+    await stream.stop()
+    assert (stream.published, stream.dropped) == (21, 0)
+    app = await node.app_connection()
+    assert (await app.jetstream().stream_info(STREAM)).state.messages == 21
