@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from core import __version__
+from core import cli_logs as logs_cli
 from core.backups import cli as backups_cli
 from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
 from core.ha import cli as ha_cli
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     nats_cli.register(sub)
     ha_cli.register(sub)
+    logs_cli.register(sub)
     return parser
 
 

@@ -85,7 +85,10 @@ async def serve(settings: Settings, args: Any = None) -> None:
             if metrics is not None:
                 await metrics.share_with_workers(nats.nc, group, settings.workers, leader)
             if leader:
+                from core.nats.settings import follower_flags
+
                 argv = workers.follower_argv(settings, nats.client_url, nats.settings.creds)
+                argv += follower_flags(nats.settings)
                 if ha:
                     from core.ha.cli import serve_flags
 

@@ -16,10 +16,12 @@ from core.app import App
 from core.errors import ApiError
 from core.logs import LogsService
 from core.logs.store import LogsDB
+from core.logs.stream import LogStream, start_for
 from core.store.db import Change
 from core.store.record_query import ListParams
 
 SERVICE = "logs"
+STREAM_SERVICE = "logs.stream"
 
 log = logging.getLogger("core.logs")
 
@@ -70,6 +72,10 @@ def on_startup(app: App) -> None:
     service = LogsService(app.store.dir, app.store.settings.get)
     service.open()
     app.services[SERVICE] = service
+    stream = start_for(app)
+    if stream is not None:
+        service.taps.append(stream.offer)
+        app.services[STREAM_SERVICE] = stream
 
     def on_change(change: Change) -> None:
         # called on the data.db writer thread: hand the cleanup to its own thread
@@ -89,7 +95,10 @@ def _apply_settings(service: LogsService) -> None:
         log.exception("failed to apply the new logs settings")
 
 
-def on_shutdown(app: App) -> None:
+async def on_shutdown(app: App) -> None:
+    stream: LogStream | None = app.services.pop(STREAM_SERVICE, None)
+    if stream is not None:
+        await stream.stop()
     listener = app.services.pop("logs.listener", None)
     if listener in app.store.db.listeners:
         app.store.db.listeners.remove(listener)

@@ -48,6 +48,8 @@ class LogsService:
         self._stopping = threading.Event()
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
+        # called with every entry, stored or not (the log stream has its own retention)
+        self.taps: list[Callable[[dict[str, Any]], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -84,6 +86,8 @@ class LogsService:
         return int(logs.get("maxDays") or 0) > 0 and level >= int(logs.get("minLevel") or 0)
 
     def add(self, entry: dict[str, Any]) -> None:
+        for tap in self.taps:
+            tap(entry)
         if not self.enabled(int(entry["level"])):
             return
         with self._lock:

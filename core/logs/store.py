@@ -155,3 +155,37 @@ class LogsDB:
             return [{"date": f"{date}.000Z", "total": total} for date, total in rows if date]
 
         return await self.db.read(q)
+
+
+class LogMatcher:
+    """A `?filter=` of /api/logs applied to log items outside the database (`core logs tail`):
+    the same compiler over an in-memory `_logs` table, so a filter means the same in both."""
+
+    def __init__(self, flt: str) -> None:
+        try:
+            where, self._args = where_clause(flt, _FILTER_CONTEXT)
+        except ApiError:
+            raise ValueError(
+                f"{flt!r} is not a logs filter (it may name id, created, level, message, data.*)"
+            ) from None
+        self._conn = apsw.Connection(":memory:")
+        self._conn.execute(SCHEMA[0])
+        self._query = f"SELECT count(*) FROM `{TABLE}` AS {ALIAS}{where}"
+
+    def __call__(self, item: dict[str, Any]) -> bool:
+        self._conn.execute(f"DELETE FROM `{TABLE}`")
+        self._conn.execute(
+            f"INSERT INTO `{TABLE}` (id, level, message, data, created) VALUES (?, ?, ?, ?, ?)",
+            (
+                str(item.get("id", "")),
+                int(item.get("level", 0)),
+                str(item.get("message", "")),
+                _data_encoder.encode(item.get("data") or {}).decode(),
+                str(item.get("created", "")),
+            ),
+        )
+        try:
+            row = self._conn.execute(self._query, self._args).fetchone()
+        except apsw.SQLError:
+            return False
+        return bool(row and row[0])

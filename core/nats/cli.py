@@ -57,6 +57,11 @@ def register(subparsers: Any) -> None:
     )
     issue.add_argument("--pub", action="append", default=[], metavar="SUBJ", help="allow publishing to SUBJ")
     issue.add_argument("--sub", action="append", default=[], metavar="SUBJ", help="allow subscribing to SUBJ")
+    issue.add_argument(
+        "--logs",
+        action="store_true",
+        help="allow reading the PB_LOGS stream (what `core logs tail --creds FILE` needs)",
+    )
     issue.add_argument("--expires", metavar="DURATION", help="lifetime, e.g. 24h, 7d (default: never)")
     issue.add_argument("-o", "--output", metavar="FILE", help="write here (mode 0600) instead of stdout")
     issue.set_defaults(func=_guard(cmd_creds))
@@ -148,11 +153,17 @@ def cmd_creds(args: argparse.Namespace) -> int:
         reserved = [s for s in subjects if s.startswith(INTERNAL_PREFIX)]
         if reserved:
             raise NatsConfigError(f"{flag}: {reserved[0]} is reserved for core's own traffic")
+    pub, sub = list(args.pub), list(args.sub)
+    if args.logs:
+        from core.logs.stream import reader_permissions
+
+        log_pub, log_sub = reader_permissions()
+        pub, sub = pub + log_pub, sub + log_sub
     issued = creds.issue(
         account.seed,
         args.name,
-        pub_allow=args.pub,
-        sub_allow=args.sub,
+        pub_allow=pub,
+        sub_allow=sub,
         deny=INTERNAL_SUBJECTS,
         expires_in=expires,
     )

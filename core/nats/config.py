@@ -8,7 +8,10 @@ Choices that are not in the plan, and why:
 - the monitor listener binds 127.0.0.1 whatever the client bind address is;
 - routes and gateways authenticate with a shared secret from the auth bundle, leafnodes with
   user creds per account (operator mode allows no users in the config for them);
-- `logtime: false`: core's logger stamps the lines it forwards.
+- `logtime: false`: core's logger stamps the lines it forwards;
+- the websocket listener (`--nats-ws-port`, off by default) binds the client host and speaks
+  plain ws (`no_tls`): TLS belongs to the proxy in front of it (Caddy, nginx, Fly.io's edge),
+  as for core's HTTP port. Clients authenticate with their user JWT as on the client port.
 """
 
 from __future__ import annotations
@@ -56,7 +59,13 @@ def _list(items: list[str], indent: str) -> str:
 
 
 def render(
-    plan: Plan, auth: ServerAuth, *, store_dir: Path, resolver_dir: Path, sync_always: bool = True
+    plan: Plan,
+    auth: ServerAuth,
+    *,
+    store_dir: Path,
+    resolver_dir: Path,
+    sync_always: bool = True,
+    ws_port: int = 0,
 ) -> str:
     lines = [
         "# Written by core on every start; edits are overwritten.",
@@ -66,6 +75,8 @@ def render(
     ]
     if plan.monitor_port:
         lines.append(f"http: {_hostport('127.0.0.1', plan.monitor_port)}")
+    if ws_port:
+        lines += ["websocket: {", f"  listen: {_hostport(plan.client_host, ws_port)}", "  no_tls: true", "}"]
     preload = [f"{_q(pub)}: {_q(token)}" for pub, token in sorted(auth.accounts.items())]
     lines += [
         "",

@@ -19,7 +19,14 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from core.nats import config, settings, topology
-from core.nats.auth import INTERNAL_LEAF_CREDS, SERVICE_CREDS, SYSTEM_CREDS, AuthBundle, AuthStore
+from core.nats.auth import (
+    APP_ACCOUNT,
+    INTERNAL_LEAF_CREDS,
+    SERVICE_CREDS,
+    SYSTEM_CREDS,
+    AuthBundle,
+    AuthStore,
+)
 from core.nats.client import connect, push_account, reachable
 from core.nats.creds import write_secret
 from core.nats.errors import CredentialsRefused, NatsConfigError, NatsError
@@ -30,6 +37,13 @@ from core.tasks import cancel_all
 log = logging.getLogger("core.nats")
 
 CONFIG_FILE = "nats-server.conf"
+APP_CREDS = "core-app.creds"
+
+
+def app_creds_file(store: AuthStore, bundle: AuthBundle) -> Path:
+    """Core's own user of the `app` account: the `pb.*` streams (logs, record events) live there,
+    where the users `core nats creds` and `/api/nats/token` issue can be granted them."""
+    return store.user_creds(bundle.account(APP_ACCOUNT), APP_CREDS, "core-app")
 
 
 class DnsResolver(Protocol):
@@ -62,6 +76,8 @@ class NatsService:
         self.supervisor: Supervisor | None = None
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._app_nc: Client | None = None
+        self._app_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._gateway_seen: topology.Gateway | None = None
         self._fly = (
@@ -147,9 +163,26 @@ class NatsService:
         if self._fly is not None:
             self._tasks.append(asyncio.create_task(self._follow_dns(), name="nats fly dns"))
 
+    async def app_connection(self) -> Client:
+        """A connection of core's user in the `app` account, opened on first use and shared."""
+        async with self._app_lock:
+            if self._app_nc is None:
+                if self.bundle is None:
+                    raise NatsError("no `app` account: core was given --nats-creds of a foreign NATS")
+                creds_file = app_creds_file(self.store, self.bundle)
+                source = self.settings.source("nats_url") if self.settings.url else "--nats-port"
+                self._app_nc = await connect(
+                    self.client_url, creds_file, name=f"{self._client_name()} (app)", source=source
+                )
+            return self._app_nc
+
     async def stop(self) -> None:
         await cancel_all(self._tasks)
         self._tasks.clear()
+        if self._app_nc is not None:
+            with contextlib.suppress(Exception):
+                await self._app_nc.drain()
+            self._app_nc = None
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.drain()
@@ -253,6 +286,7 @@ class NatsService:
             store_dir=self.nats_dir.resolve(),
             resolver_dir=(self.nats_dir / "jwt").resolve(),
             sync_always=not self.settings.unsafe_async_fsync,
+            ws_port=self.settings.ws_port,
         )
         # 0600: it holds the route secret.
         write_secret(self.config_path, text)
@@ -277,6 +311,7 @@ class NatsService:
             "nats_cluster_port": s.cluster_port,
             "nats_gateway_port": s.gateway_port,
             "nats_leaf_port": s.leaf_port,
+            "nats_ws_port": s.ws_port,
         }
         return {dest: port for dest, port in ports.items() if port}
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from core.nats.creds import parse_duration
 from core.nats.errors import NatsConfigError
 
 Topology = Literal["auto", "static", "fly"]
@@ -34,7 +35,7 @@ class Option:
     env: str | None
     help: str
     default: Any = None
-    kind: Literal["str", "port", "urls", "bool", "choice"] = "str"
+    kind: Literal["str", "port", "urls", "bool", "choice", "duration", "size"] = "str"
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -105,7 +106,44 @@ OPTIONS: tuple[Option, ...] = (
         False,
         "bool",
     ),
+    Option(
+        "nats_ws_port",
+        "--nats-ws-port",
+        "NATS_WS_PORT",
+        "websocket listener for browsers (nats.ws) on the NATS host; plain ws, put TLS in front "
+        "(0, the default, turns it off)",
+        0,
+        "port",
+    ),
+    Option(
+        "nats_token_ttl",
+        "--nats-token-ttl",
+        "NATS_TOKEN_TTL",
+        "longest life of a NATS JWT from POST /api/nats/token (it never outlives the auth token; default 15m)",
+        15 * 60,
+        "duration",
+    ),
+    Option(
+        "logs_stream_max_age",
+        "--logs-stream-max-age",
+        "CORE_LOGS_STREAM_MAX_AGE",
+        "how long the PB_LOGS stream (pb.logs.NODE.LEVEL) keeps a log (default 7d)",
+        7 * 86400,
+        "duration",
+    ),
+    Option(
+        "logs_stream_max_bytes",
+        "--logs-stream-max-bytes",
+        "CORE_LOGS_STREAM_MAX_BYTES",
+        "size the PB_LOGS stream is trimmed to, oldest first (e.g. 512MiB; default 1GiB; 0 stops publishing logs)",
+        1 << 30,
+        "size",
+    ),
 )
+# ports where 0 means "no listener"
+_OPTIONAL_PORTS = frozenset({"nats_monitor_port", "nats_ws_port"})
+_SIZE = re.compile(r"^(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)$")
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 @dataclass(frozen=True)
@@ -128,6 +166,10 @@ class NatsSettings:
     topology: Topology = "auto"
     hub_and_spoke: bool = False
     unsafe_async_fsync: bool = False
+    ws_port: int = 0
+    token_ttl: int = 15 * 60
+    logs_max_age: int = 7 * 86400
+    logs_max_bytes: int = 1 << 30
     # Which flag or variable each value came from, for error messages that point at it.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -152,6 +194,8 @@ _METAVARS = {
     "nats_creds": "FILE",
     "urls": "URL,...",
     "port": "PORT",
+    "duration": "DURATION",
+    "size": "SIZE",
     "choice": "{" + ",".join(TOPOLOGIES) + "}",
 }
 
@@ -184,6 +228,12 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> NatsSettings:
     if values["region"] is not None:
         _check_name(values["region"], sources["region"])
     _check_host(values["nats_host"], sources["nats_host"])
+    # only the flag: --workers followers join with --nats-url and inherit NATS_WS_PORT
+    if values["nats_ws_port"] and values["nats_url"] and sources["nats_ws_port"] == "--nats-ws-port":
+        raise NatsConfigError(
+            f"{sources['nats_ws_port']}: core starts no nats-server with {sources['nats_url']}; "
+            "configure the websocket listener on that server"
+        )
     return NatsSettings(
         name=name,
         hostname=_hostname(),
@@ -201,6 +251,10 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> NatsSettings:
         topology=values["nats_topology"],
         hub_and_spoke=values["nats_hub_and_spoke"],
         unsafe_async_fsync=values["nats_unsafe_async_fsync"],
+        ws_port=values["nats_ws_port"],
+        token_ttl=values["nats_token_ttl"],
+        logs_max_age=values["logs_stream_max_age"],
+        logs_max_bytes=values["logs_stream_max_bytes"],
         sources=sources,
     )
 
@@ -217,9 +271,18 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
     if opt.kind == "port":
         if not text.isdigit() or not 0 <= int(text) <= 65535:
             raise NatsConfigError(f"{source}: {raw!r} is not a port number (0-65535)")
-        if int(text) == 0 and opt.dest != "nats_monitor_port":
-            raise NatsConfigError(f"{source}: port 0 is only allowed for the monitor port (it turns it off)")
+        if int(text) == 0 and opt.dest not in _OPTIONAL_PORTS:
+            raise NatsConfigError(
+                f"{source}: port 0 is only allowed for the monitor and websocket ports (it turns them off)"
+            )
         return int(text)
+    if opt.kind == "duration":
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise NatsConfigError(f"{source}: {exc}") from None
+    if opt.kind == "size":
+        return _parse_size(text, source)
     if opt.kind == "urls":
         return tuple(part.strip() for part in text.split(",") if part.strip())
     if opt.kind == "choice":
@@ -227,6 +290,18 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
             raise NatsConfigError(f"{source}: {raw!r} is not one of {', '.join(TOPOLOGIES)}")
         return text
     return text
+
+
+def follower_flags(s: NatsSettings) -> list[str]:
+    """What a --workers follower (started with --nats-url) must answer like its leader."""
+    return ["--nats-token-ttl", f"{s.token_ttl}s"]
+
+
+def _parse_size(text: str, source: str) -> int:
+    match = _SIZE.match(text.lower())
+    if not match:
+        raise NatsConfigError(f"{source}: {text!r} is not a size (use e.g. 512MiB, 1GiB, 0)")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)[:1]]
 
 
 def _hostname() -> str:

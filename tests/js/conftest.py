@@ -15,7 +15,7 @@ JS_DIR = Path(__file__).resolve().parent
 def _sdk_installed() -> bool:
     """True when node_modules holds exactly the versions the lock file pins (a bump reinstalls)."""
     lock_path = JS_DIR / "package-lock.json"
-    wanted = ["pocketbase", "eventsource"]
+    wanted = ["pocketbase", "eventsource", "nats.ws", "ws"]
     pinned: dict[str, str | None] = dict.fromkeys(wanted)
     if lock_path.exists():
         packages = json.loads(lock_path.read_text())["packages"]
