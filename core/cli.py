@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from core import __version__
 from core.backups import cli as backups_cli
+from core.bus import settings as bus_settings
 from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
 from core.ha import cli as ha_cli
 from core.nats import cli as nats_cli
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-nats", action="store_true", help="run without the embedded NATS server")
     nats_cli.add_serve_arguments(serve)
     ha_cli.add_serve_arguments(serve)
+    bus_settings.add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
     su = sub.add_parser("superuser", help="manage superusers")

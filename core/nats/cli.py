@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from core.nats.errors import NatsConfigError, NatsError
 
 log = logging.getLogger("core.nats")
 DEFAULT_DIR = ".data"
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +59,12 @@ def register(subparsers: Any) -> None:
     )
     issue.add_argument("--pub", action="append", default=[], metavar="SUBJ", help="allow publishing to SUBJ")
     issue.add_argument("--sub", action="append", default=[], metavar="SUBJ", help="allow subscribing to SUBJ")
+    issue.add_argument(
+        "--events",
+        metavar="COLLECTIONS",
+        help="may read the record events of these collections (comma separated, '*' for all) "
+        "through one JetStream consumer named after NAME",
+    )
     issue.add_argument("--expires", metavar="DURATION", help="lifetime, e.g. 24h, 7d (default: never)")
     issue.add_argument("-o", "--output", metavar="FILE", help="write here (mode 0600) instead of stdout")
     issue.set_defaults(func=_guard(cmd_creds))
@@ -148,12 +156,23 @@ def cmd_creds(args: argparse.Namespace) -> int:
         reserved = [s for s in subjects if s.startswith(INTERNAL_PREFIX)]
         if reserved:
             raise NatsConfigError(f"{flag}: {reserved[0]} is reserved for core's own traffic")
+    pub, sub = list(args.pub), list(args.sub)
+    if args.events is not None:
+        collections = [c.strip() for c in args.events.split(",") if c.strip()]
+        bad = [c for c in collections if c != "*" and not _COLLECTION_NAME.match(c)]
+        if not collections or bad:
+            raise NatsConfigError(f"--events: {(bad or [args.events])[0]!r} is not a collection name or '*'")
+        events_pub, events_sub = creds.events_permissions(args.name, collections)
+        pub, sub = pub + events_pub, sub + events_sub
+        print(f"core: record events consumer name: {creds.events_consumer(args.name)}", file=sys.stderr)
     issued = creds.issue(
         account.seed,
         args.name,
-        pub_allow=args.pub,
-        sub_allow=args.sub,
+        pub_allow=pub,
+        sub_allow=sub,
         deny=INTERNAL_SUBJECTS,
+        # record events come from core alone
+        pub_deny=(creds.EVENTS_SUBJECTS,),
         expires_in=expires,
     )
     _emit(issued.text(), args.output)
