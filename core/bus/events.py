@@ -107,6 +107,7 @@ class EventPublisher:
         self.settings = settings
         self.token = secrets.token_hex(6)
         self.counter = itertools.count(1)
+        self.replicas = 1
         self.published = 0
         self.dropped = 0
         self._pending: deque[Pending] = deque()
@@ -116,6 +117,7 @@ class EventPublisher:
         self._source: EventSource | None = None
 
     async def start(self, replicas: int) -> None:
+        self.replicas = replicas
         await ensure_stream(self.js, self.settings, replicas)
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="record events publisher")
@@ -188,6 +190,9 @@ class EventPublisher:
                 failing = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
+                # a deleted stream answers nothing: make it again (a no-op when NATS is away)
+                with contextlib.suppress(Exception):
+                    await ensure_stream(self.js, self.settings, self.replicas)
                 continue
             if failing:
                 log.info("record events: publishing again (%d queued)", len(self._pending))

@@ -45,10 +45,12 @@ PARKED_STREAM = "PB_WEBHOOKS"
 PARKED_SUBJECT = "core.webhooks.parked"  # core.> : no issued credential can read it
 PARKED_MAX_AGE = 30 * 86400.0
 POST_TIMEOUT = 10.0
-ACK_WAIT = 60.0  # beyond one POST's timeout
+# beyond one POST's timeout; also how long an event waits after its node died mid-delivery
+ACK_WAIT = POST_TIMEOUT + 5.0
 MAX_DELAY = 3600.0
 SIGNATURE_TOLERANCE = 300  # seconds; what `verify` accepts by default
 USER_AGENT = "core-webhooks"
+RUNNER_FAILURES = 3  # fetches failing in a row before a hook's consumer is made again
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -209,16 +211,27 @@ class Dispatcher:
     # -- one hook --------------------------------------------------------------------------
     async def _run(self, hook_id: str) -> None:
         sub = await self.js.pull_subscribe_bind(durable=consumer_name(hook_id), stream=STREAM)
+        failures = 0
         try:
             while True:
                 try:
                     msgs = await sub.fetch(1, timeout=5)
                 except TimeoutError:
+                    failures = 0
                     continue
-                except Exception as exc:  # NATS away or the consumer gone: the follower restarts us
+                except Exception as exc:  # NATS away, or the consumer (or the stream) gone
                     log.debug("webhooks: fetch for %s failed: %r", hook_id, exc)
+                    failures += 1
+                    if failures >= RUNNER_FAILURES:
+                        # let the follower make the consumer again and start a new runner
+                        current = self._runners.get(hook_id)
+                        if current is not None and current[1] is asyncio.current_task():
+                            del self._runners[hook_id]
+                        self._changed.set()
+                        return
                     await asyncio.sleep(1.0)
                     continue
+                failures = 0
                 for msg in msgs:
                     try:
                         await self._handle(hook_id, msg)
@@ -246,6 +259,7 @@ class Dispatcher:
             await msg.ack()
             return
         event_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+        await msg.in_progress()  # the filter took some of ACK_WAIT: the POST gets all of it
         status, error = await self._post(hook, msg.data, event_id, attempt)
         if status is not None and 200 <= status < 300:
             await msg.ack()

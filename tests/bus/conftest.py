@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,7 +117,9 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status = rec.status
             with rec.arrived:
-                rec.requests.append({"headers": dict(self.headers), "body": body, "status": status})
+                rec.requests.append(
+                    {"headers": dict(self.headers), "body": body, "status": status, "at": time.monotonic()}
+                )
                 rec.arrived.notify_all()
             self.send_response(status)
             self.send_header("Content-Length", "0")

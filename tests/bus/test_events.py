@@ -22,7 +22,9 @@ async def _events(core: Core, creds: Any, subject: str, count: int, **config: An
     try:
         js = nc.jetstream()
         name = creds.stem  # the one consumer name an --events user may use
-        sub = await js.pull_subscribe(subject, durable=name, stream="PB_EVENTS", config=ConsumerConfig(**config))
+        sub = await js.pull_subscribe(
+            subject, durable=name, stream="PB_EVENTS", config=ConsumerConfig(**config)
+        )
         got: list[Any] = []
         while len(got) < count:
             got += await sub.fetch(count - len(got), timeout=10)
@@ -46,7 +48,9 @@ def test_create_update_delete_arrive_once_with_payload_and_no_secrets(core: Core
     ).json()
     creds = core.creds("reader", "--events", "*")
     msgs = asyncio.run(
-        _events(core, creds, "pb.events.>", 4, deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=started)
+        _events(
+            core, creds, "pb.events.>", 4, deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=started
+        )
     )
     subjects = [m.subject for m in msgs]
     assert subjects == [
@@ -131,7 +135,9 @@ def test_flags_set_the_stream_limits_and_the_hidden_fields_opt_in(tmp_path: Any)
         tmp_path / "data", "--events-max-age", "2h", "--events-max-bytes", "64MB", "--events-hidden", "posts"
     )
     try:
-        core.http.post("/api/collections/posts/records", json={"title": "t", "note": "shown"}).raise_for_status()
+        core.http.post(
+            "/api/collections/posts/records", json={"title": "t", "note": "shown"}
+        ).raise_for_status()
         creds = core.creds("admin", "--events", "*")
 
         async def info() -> Any:
@@ -146,5 +152,28 @@ def test_flags_set_the_stream_limits_and_the_hidden_fields_opt_in(tmp_path: Any)
         assert config.subjects == ["pb.events.>"]
         (msg,) = asyncio.run(_events(core, creds, "pb.events.posts.>", 1))
         assert json.loads(msg.data)["record"]["note"] == "shown"
+    finally:
+        core.server.stop()
+
+
+@pytest.mark.slow
+def test_a_deleted_stream_fails_no_write_and_comes_back(tmp_path: Any) -> None:
+    core = start(tmp_path / "data")
+    try:
+        admin = core.creds("admin")  # a user of the app account with every permission
+
+        async def delete() -> None:
+            nc = await nats.connect(core.nats_url, user_credentials=str(admin))
+            try:
+                await nc.jetstream().delete_stream("PB_EVENTS")
+            finally:
+                await nc.close()
+
+        asyncio.run(delete())
+        written = [core.http.post("/api/collections/posts/records", json={"title": str(i)}) for i in range(3)]
+        assert [r.status_code for r in written] == [200, 200, 200]
+        creds = core.creds("late", "--events", "posts")
+        msgs = asyncio.run(_events(core, creds, "pb.events.posts.>", 3))
+        assert [json.loads(m.data)["record"]["title"] for m in msgs] == ["0", "1", "2"]
     finally:
         core.server.stop()
