@@ -49,6 +49,8 @@ MSG_ID = "Nats-Msg-Id"
 MAX_PENDING = 100_000
 DUPLICATE_WINDOW = 120.0  # seconds JetStream remembers a Nats-Msg-Id
 RETRY_MAX = 5.0
+BATCH = 256  # events in flight at once
+ACK_TIMEOUT = 5.0
 _encoder = msgspec.json.Encoder()
 
 
@@ -168,20 +170,8 @@ class EventPublisher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            item = self._pending[0]
             try:
-                body = self.payload(item)
-            except Exception:  # a record that cannot be rendered must not hold up the others
-                log.exception("record events: %s of %s not published", item.event.action, item.col.name)
-                self._pending.popleft()
-                continue
-            try:
-                await self.js.publish(
-                    subject(item.col.name, item.event.action),
-                    body,
-                    stream=STREAM,
-                    headers={MSG_ID: item.msg_id},
-                )
+                sent = await self._send_batch()
             except Exception as exc:  # kept and retried: the same Nats-Msg-Id makes a retry safe
                 if not failing:
                     log.warning(
@@ -197,8 +187,39 @@ class EventPublisher:
             if failing:
                 log.info("record events: publishing again (%d queued)", len(self._pending))
             failing, delay = False, 0.1
+            self.published += sent
+
+    async def _send_batch(self) -> int:
+        """Publish the oldest events back to back (one connection keeps their order), then wait
+        for all their acknowledgements: awaiting each in turn cost a round trip per event. They
+        leave the queue only once all are stored; on a failure the batch goes again, and the ids
+        JetStream has seen are dropped as duplicates."""
+        batch = list(itertools.islice(self._pending, BATCH))
+        acks = []
+        for item in batch:
+            try:
+                body = self.payload(item)
+            except Exception:  # a record that cannot be rendered must not hold up the others
+                log.exception("record events: %s of %s not published", item.event.action, item.col.name)
+                continue
+            acks.append(
+                await self.js.publish_async(
+                    subject(item.col.name, item.event.action),
+                    body,
+                    stream=STREAM,
+                    headers={MSG_ID: item.msg_id},
+                )
+            )
+        try:
+            async with asyncio.timeout(ACK_TIMEOUT):
+                await asyncio.gather(*acks)
+        except BaseException:
+            for ack in acks:
+                ack.cancel()
+            raise
+        for _ in batch:
             self._pending.popleft()
-            self.published += 1
+        return len(acks)
 
     def payload(self, item: Pending) -> bytes:
         col = item.col
