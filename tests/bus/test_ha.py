@@ -40,13 +40,16 @@ def _wait_seq(clients: list[httpx.Client], seq: str) -> None:
         http.get("/api/health", headers={"X-Core-Min-Seq": seq}).raise_for_status()
 
 
-def test_one_event_and_one_delivery_per_change(cluster: list[HaNode], receiver: Receiver, tmp_path: Any) -> None:
+def test_one_event_and_one_delivery_per_change(
+    cluster: list[HaNode], receiver: Receiver, tmp_path: Any
+) -> None:
     clients = [superuser_client(n.server) for n in cluster]  # type: ignore[arg-type]
     a, b, c = clients
     made = a.post("/api/collections", json=POSTS)
     assert made.status_code == 200, made.text
     hooked = a.patch(
-        "/api/settings", json={"webhooks": [{"url": receiver.url, "collections": ["posts"], "secret": SECRET}]}
+        "/api/settings",
+        json={"webhooks": [{"url": receiver.url, "collections": ["posts"], "secret": SECRET}]},
     )
     assert hooked.status_code == 200, hooked.text
     _wait_seq(clients, hooked.headers["X-Core-Seq"])
@@ -59,7 +62,9 @@ def test_one_event_and_one_delivery_per_change(cluster: list[HaNode], receiver: 
     assert c.delete(f"/api/collections/posts/records/{post['id']}").status_code == 204
 
     creds = tmp_path / "reader.creds"
-    result = run_cli("creds", "reader", "--dir", str(cluster[2].data_dir), "--events", "posts", "-o", str(creds))
+    result = run_cli(
+        "creds", "reader", "--dir", str(cluster[2].data_dir), "--events", "posts", "-o", str(creds)
+    )
     assert result.returncode == 0, result.stderr
 
     async def read() -> tuple[list[Any], int]:
@@ -79,7 +84,11 @@ def test_one_event_and_one_delivery_per_change(cluster: list[HaNode], receiver: 
     msgs, pending = asyncio.run(read())
     assert pending == 0
     bodies = [json.loads(m.data) for m in msgs]
-    assert [(b["action"], b["node"]) for b in bodies] == [("create", "n0"), ("update", "n1"), ("delete", "n2")]
+    assert [(b["action"], b["node"]) for b in bodies] == [
+        ("create", "n0"),
+        ("update", "n1"),
+        ("delete", "n2"),
+    ]
     seqs = [b["seq"] for b in bodies]
     assert seqs == sorted(seqs) and all(isinstance(s, int) for s in seqs)
     assert [m.headers["Nats-Msg-Id"] for m in msgs] == [f"{s}:0" for s in seqs]
