@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -30,6 +31,9 @@ async def _events(core: Core, creds: Any, subject: str, count: int, **config: An
             got += await sub.fetch(count - len(got), timeout=10)
         for msg in got:
             await msg.ack()
+        await asyncio.sleep(0.3)
+        # exactly once: nothing else (no duplicate) waits behind them
+        assert (await sub.consumer_info()).num_pending == 0
         await js.delete_consumer("PB_EVENTS", name)
         return got
     finally:
@@ -175,5 +179,26 @@ def test_a_deleted_stream_fails_no_write_and_comes_back(tmp_path: Any) -> None:
         creds = core.creds("late", "--events", "posts")
         msgs = asyncio.run(_events(core, creds, "pb.events.posts.>", 3))
         assert [json.loads(m.data)["record"]["title"] for m in msgs] == ["0", "1", "2"]
+    finally:
+        core.server.stop()
+
+
+@pytest.mark.slow
+def test_every_worker_publishes_its_own_writes_once(tmp_path: Any) -> None:
+    core = start(tmp_path / "data", "--workers", "2")
+    try:
+        token = core.http.headers["Authorization"]
+        ids: list[str] = []
+        for i in range(24):  # a new connection each: the kernel spreads them over both workers
+            with httpx.Client(base_url=core.server.url, headers={"Authorization": token}) as fresh:
+                made = fresh.post("/api/collections/posts/records", json={"title": str(i)})
+                assert made.status_code == 200, made.text
+                ids.append(made.json()["id"])
+        creds = core.creds("all", "--events", "posts")
+        msgs = asyncio.run(_events(core, creds, "pb.events.posts.>", 24))
+        assert sorted(json.loads(m.data)["record"]["id"] for m in msgs) == sorted(ids)
+        # each process numbers its own events under its own token
+        pids = {m.headers["Nats-Msg-Id"].split(":")[0] for m in msgs}
+        assert len(pids) == 2, pids
     finally:
         core.server.stop()
