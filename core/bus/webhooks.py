@@ -1,14 +1,15 @@
 """Webhooks: the record events of PB_EVENTS, POSTed to the URLs of the `webhooks` setting.
 
-Each enabled hook has a durable pull consumer on PB_EVENTS (`webhook_<id>`, filtered to its
-collections and actions) with at most one unacknowledged message: deliveries are in stream
-order (so ordered per record) and, under --ha, every node pulls from the same consumer while
-only one of them holds the next event. An event is acknowledged once the receiver answered 2xx
-(or the hook's filter does not match the record); a failure is negatively acknowledged with a
-delay that doubles from the hook's `backoff` (JetStream counts the attempts, so a restart
-neither forgets nor repeats them); after `maxAttempts` the delivery is parked in PB_WEBHOOKS
-(`GET /api/webhooks/deliveries`) and the hook moves on. At-least-once: a receiver may see an
-event twice (after a crash mid-POST); `X-Core-Event-Id` is the event's Nats-Msg-Id.
+Each hook has a durable pull consumer on PB_EVENTS (`webhook_<id>`, filtered to its collections
+and actions) with at most one unacknowledged message: deliveries are in stream order (so ordered
+per record) and, under --ha, every node pulls from the same consumer while only one of them
+holds the next event. An event is acknowledged once the receiver answered 2xx (or the hook's
+filter does not match the record). A failure is negatively acknowledged with a delay that
+doubles from the hook's `backoff` (JetStream counts the attempts, so a restart neither forgets
+nor repeats them); after `maxAttempts` the delivery is parked in PB_WEBHOOKS
+(`GET /api/webhooks/deliveries`) and the hook moves on. A disabled hook is paused: its consumer
+keeps its place, and once enabled again it delivers what it missed. At-least-once: a receiver
+may see an event twice (after a crash mid-POST); `X-Core-Event-Id` is the event's Nats-Msg-Id.
 
 Each POST is signed like Stripe's: `X-Core-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
 "<t>.<body>" with the hook's secret>`; a receiver recomputes it and rejects an old `t`
@@ -24,7 +25,7 @@ import hmac
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -50,6 +51,7 @@ ACK_WAIT = POST_TIMEOUT + 5.0
 MAX_DELAY = 3600.0
 SIGNATURE_TOLERANCE = 300  # seconds; what `verify` accepts by default
 USER_AGENT = "core-webhooks"
+CONSUMER_GRACE = 60.0  # seconds; see Dispatcher.reconcile
 RUNNER_FAILURES = 3  # fetches failing in a row before a hook's consumer is made again
 
 
@@ -151,7 +153,9 @@ class Dispatcher:
 
     async def _follow(self) -> None:
         while True:
-            await self._changed.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CONSUMER_GRACE):
+                    await self._changed.wait()
             self._changed.clear()
             try:
                 await self.reconcile()
@@ -163,8 +167,10 @@ class Dispatcher:
     async def reconcile(self) -> None:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-        wanted = {i: h for i, h in self.hooks().items() if not h.get("disabled")}
-        for hook_id, hook in wanted.items():
+        hooks = self.hooks()
+        # a disabled hook is paused: its consumer stays and keeps its place in the stream
+        enabled = {i: h for i, h in hooks.items() if not h.get("disabled")}
+        for hook_id, hook in enabled.items():
             subjects = filter_subjects(hook, self._canonical)
             running = self._runners.get(hook_id)
             if running is not None and running[0] == tuple(subjects):
@@ -191,18 +197,22 @@ class Dispatcher:
                 await cancel_all([running[1]])
             task = asyncio.create_task(self._run(hook_id), name=f"webhook {hook_id}")
             self._runners[hook_id] = (tuple(subjects), task)
-        for hook_id in [i for i in self._runners if i not in wanted]:
+        for hook_id in [i for i in self._runners if i not in enabled]:
             await cancel_all([self._runners.pop(hook_id)[1]])
-        # consumers of hooks that are gone or disabled (removed here or on another node)
-        async for name in self._consumers():
-            if name.startswith(CONSUMER_PREFIX) and name[len(CONSUMER_PREFIX) :] not in wanted:
-                with contextlib.suppress(Exception):
-                    await self.js.delete_consumer(STREAM, name)
-                    log.info("webhooks: consumer %s removed", name)
-
-    async def _consumers(self) -> Any:
+        # consumers of hooks that are gone. A young one is left alone: under --ha a
+        # node still applying older settings would otherwise remove a hook another node just
+        # added (and its deliveries would start over); the periodic pass removes it later.
+        young = datetime.now(UTC) - timedelta(seconds=CONSUMER_GRACE)
         for info in await self.js.consumers_info(STREAM):
-            yield info.name
+            name = info.name
+            if not name.startswith(CONSUMER_PREFIX) or name[len(CONSUMER_PREFIX) :] in hooks:
+                continue
+            created = info.created if info.created.tzinfo else info.created.replace(tzinfo=UTC)
+            if created > young:
+                continue
+            with contextlib.suppress(Exception):
+                await self.js.delete_consumer(STREAM, name)
+                log.info("webhooks: consumer %s removed", name)
 
     def _canonical(self, name: str) -> str:
         col = self.store.registry.find(name)

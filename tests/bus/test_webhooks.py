@@ -120,3 +120,29 @@ def test_a_restart_loses_no_delivery(tmp_path: Any, receiver: Receiver, how: str
         assert delivered() == ["r1", "r2", "r3"]
     finally:
         core.server.stop()
+
+
+def test_a_disabled_hook_pauses_and_a_removed_one_stops(core: Core, receiver: Receiver) -> None:
+    hook = add_hook(core, receiver.url)
+    try:
+        core.http.post("/api/collections/posts/records", json={"title": "first"}).raise_for_status()
+        receiver.wait_for(1)
+        paused = core.http.patch("/api/settings", json={"webhooks": [{**hook, "disabled": True}]})
+        assert paused.status_code == 200, paused.text
+        core.http.post("/api/collections/posts/records", json={"title": "while paused"}).raise_for_status()
+        time.sleep(1.0)  # a paused hook would have delivered by now
+        assert len(receiver.requests) == 1
+        # enabled again (the secret is not sent back: the stored one stays)
+        core.http.patch("/api/settings", json={"webhooks": [hook]}).raise_for_status()
+        receiver.wait_for(2)
+        bodies = receiver.bodies()
+        assert bodies[1]["record"]["title"] == "while paused"
+        assert verify(
+            SECRET, receiver.requests[1]["body"], receiver.requests[1]["headers"]["X-Core-Signature"]
+        )
+        remove_hooks(core)
+        core.http.post("/api/collections/posts/records", json={"title": "after removal"}).raise_for_status()
+        time.sleep(1.0)
+        assert len(receiver.requests) == 2
+    finally:
+        remove_hooks(core)
