@@ -77,11 +77,14 @@ class EventSource(ChangeSource):
         super().__init__(store.db, store.registry, lambda _: None)
         self.publisher = publisher
 
+    def __call__(self, change: Change) -> None:
+        origin = change.tags.get("ha_node")
+        if origin is None or origin == self.publisher.node:  # else published by the node that wrote it
+            super().__call__(change)
+
     def emit(self, change: Change, events: list[RecordEvent]) -> None:
         p = self.publisher
         origin = change.tags.get("ha_node")
-        if origin is not None and origin != p.node:
-            return  # applied here, published by the node that wrote it
         seq: int | None = change.tags.get("ha_seq")
         if seq is None and self.db.replicator is not None:
             # a local commit under --ha: its sequence is what the writer just reached

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -202,3 +206,26 @@ def test_every_worker_publishes_its_own_writes_once(tmp_path: Any) -> None:
         assert len(pids) == 2, pids
     finally:
         core.server.stop()
+
+
+def test_the_readme_example_replays_from_a_point_in_time(core: Core) -> None:
+    core.http.post("/api/collections/posts/records", json={"title": "before"}).raise_for_status()
+    time.sleep(0.05)
+    since = datetime.now(UTC)
+    time.sleep(0.05)
+    ids = [core.http.post("/api/collections/posts/records", json={"title": t}).json()["id"] for t in "ab"]
+    creds = core.creds("replay", "--events", "posts")
+    example = Path(__file__).with_name("replay_example.py")
+    for _ in range(2):  # a second run starts afresh from the same point
+        result = subprocess.run(
+            [sys.executable, str(example), core.nats_url, str(creds), "replay", since.isoformat()],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        lines = [line.split() for line in result.stdout.splitlines()]
+        assert [(action, collection, rid) for action, collection, rid, *_ in lines] == [
+            ("create", "posts", ids[0]),
+            ("create", "posts", ids[1]),
+        ]

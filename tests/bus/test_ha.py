@@ -70,7 +70,7 @@ def test_one_event_and_one_delivery_per_change(
     async def read() -> tuple[list[Any], int]:
         nc = await nats.connect(_nats_url(cluster[2]), user_credentials=str(creds))
         try:
-            js = nc.jetstream()
+            js = nc.jetstream(timeout=20)  # an R3 consumer on a busy 2-core machine
             sub = await js.pull_subscribe("pb.events.posts.>", durable="reader", stream="PB_EVENTS")
             got: list[Any] = []
             while len(got) < 3:
