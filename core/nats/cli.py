@@ -162,6 +162,10 @@ def cmd_creds(args: argparse.Namespace) -> int:
         bad = [c for c in collections if c != "*" and not _COLLECTION_NAME.match(c)]
         if not collections or bad:
             raise NatsConfigError(f"--events: {(bad or [args.events])[0]!r} is not a collection name or '*'")
+        if account.name != APP_ACCOUNT:
+            raise NatsConfigError(
+                f"--events: record events live in the {APP_ACCOUNT} account, not {account.name}"
+            )
         events_pub, events_sub = creds.events_permissions(args.name, collections)
         pub, sub = pub + events_pub, sub + events_sub
         print(f"core: record events consumer name: {creds.events_consumer(args.name)}", file=sys.stderr)

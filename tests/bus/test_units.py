@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from core.bus import settings
 from core.bus.webhooks import filter_subjects, sign, verify
 from core.config import ConfigError
 from core.nats import creds, jwt, nkey
+from tests.nats.conftest import run_cli
 
 
 def test_signature_verifies_and_refuses_replays_and_tampering() -> None:
@@ -72,3 +74,21 @@ def test_stream_flags() -> None:
         settings.from_args(type("A", (), {"events_max_bytes": "lots"})(), {})
     with pytest.raises(ConfigError, match="CORE_EVENTS_MAX_AGE"):
         settings.from_args(None, {"CORE_EVENTS_MAX_AGE": "soon"})
+
+
+def test_creds_events_flag_errors(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    assert run_cli("auth", "init", "--dir", data).returncode == 0
+    bad = run_cli("creds", "x", "--dir", data, "--events", "posts,no-such.thing")
+    assert bad.returncode == 2 and "'no-such.thing' is not a collection name" in bad.stderr
+    empty = run_cli("creds", "x", "--dir", data, "--events", " , ")
+    assert empty.returncode == 2 and "--events" in empty.stderr
+    added = run_cli("account", "add", "other", "--dir", data, "--nats-url", "nats://127.0.0.1:1")
+    assert added.returncode == 0, added.stderr
+    other = run_cli("creds", "x", "--dir", data, "--account", "other", "--events", "posts")
+    assert other.returncode == 2 and "record events live in the app account" in other.stderr
+    good = run_cli("creds", "x", "--dir", data, "--events", "posts")
+    assert good.returncode == 0 and "consumer name: x" in good.stderr
+    claims = jwt.decode(creds.parse(good.stdout).jwt, kind="user")["nats"]
+    assert claims["pub"]["deny"] == ["core.>", "pb.events.>"]
+    assert claims["sub"]["allow"] == ["pb.events.posts.>", "_INBOX.>"]
