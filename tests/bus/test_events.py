@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nats
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from tests.bus.conftest import Core, start
+from tests.integration.test_workers import connect_to_each
 
 SECRETS = ("password", "tokenKey", "note")
 
@@ -191,19 +191,19 @@ def test_a_deleted_stream_fails_no_write_and_comes_back(tmp_path: Any) -> None:
 def test_every_worker_publishes_its_own_writes_once(tmp_path: Any) -> None:
     core = start(tmp_path / "data", "--workers", "2")
     try:
-        token = core.http.headers["Authorization"]
+        token = str(core.http.headers["Authorization"])
         ids: list[str] = []
-        for i in range(24):  # a new connection each: the kernel spreads them over both workers
-            with httpx.Client(base_url=core.server.url, headers={"Authorization": token}) as fresh:
-                made = fresh.post("/api/collections/posts/records", json={"title": str(i)})
-                assert made.status_code == 200, made.text
-                ids.append(made.json()["id"])
+        for worker in connect_to_each(core.server).values():  # writes on each process
+            for i in range(12):
+                status, body = worker.call("POST", "/api/collections/posts/records", {"title": str(i)}, token)
+                assert status == 200, body
+                ids.append(body["id"])
         creds = core.creds("all", "--events", "posts")
         msgs = asyncio.run(_events(core, creds, "pb.events.posts.>", 24))
         assert sorted(json.loads(m.data)["record"]["id"] for m in msgs) == sorted(ids)
         # each process numbers its own events under its own token
-        pids = {m.headers["Nats-Msg-Id"].split(":")[0] for m in msgs}
-        assert len(pids) == 2, pids
+        tokens = {m.headers["Nats-Msg-Id"].split(":")[0] for m in msgs}
+        assert len(tokens) == 2, tokens
     finally:
         core.server.stop()
 
