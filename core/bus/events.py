@@ -122,8 +122,9 @@ class EventPublisher:
         self._source: EventSource | None = None
 
     async def start(self, replicas: int) -> None:
+        """Listen from now on; the stream is made (or its limits set) by the publishing task, so
+        that a JetStream still electing its leaders delays the events rather than losing them."""
         self.replicas = replicas
-        await ensure_stream(self.js, self.settings, replicas)
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="record events publisher")
         self._source = EventSource(self, self.store)
@@ -166,6 +167,15 @@ class EventPublisher:
         self._wake.set()
 
     async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await ensure_stream(self.js, self.settings, self.replicas)
+                break
+            except Exception as exc:
+                log.warning("record events: PB_EVENTS not ready (%r); trying again", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
         delay = 0.1
         failing = False
         while True:

@@ -109,25 +109,12 @@ class Dispatcher:
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._parked_ready = False
         self.delivered = 0
         self.parked = 0
 
     async def start(self) -> None:
-        from nats.js.api import StorageType, StreamConfig
-
         self._loop = asyncio.get_running_loop()
-        config = StreamConfig(
-            name=PARKED_STREAM,
-            subjects=[f"{PARKED_SUBJECT}.>"],
-            storage=StorageType.FILE,
-            max_age=PARKED_MAX_AGE,
-            num_replicas=self.replicas,
-            description="core: webhook deliveries that ran out of attempts",
-        )
-        try:
-            await self.js.add_stream(config)
-        except Exception:  # exists (another node, an earlier start)
-            await self.js.update_stream(config)
         self.store.db.listeners.append(self._on_change)
         self._changed.set()
         self._task = asyncio.create_task(self._follow(), name="webhooks")
@@ -159,13 +146,33 @@ class Dispatcher:
             self._changed.clear()
             try:
                 await self.reconcile()
-            except Exception:  # NATS away: try again on the next change or in a while
-                log.exception("webhooks: following the setting failed")
+            except Exception as exc:  # NATS away, JetStream not ready: try again in a while
+                log.warning("webhooks: following the setting failed (%r); trying again", exc)
                 await asyncio.sleep(2.0)
                 self._changed.set()
 
+    async def _ensure_parked_stream(self) -> None:
+        from nats.js.api import StorageType, StreamConfig
+
+        config = StreamConfig(
+            name=PARKED_STREAM,
+            subjects=[f"{PARKED_SUBJECT}.>"],
+            storage=StorageType.FILE,
+            max_age=PARKED_MAX_AGE,
+            num_replicas=self.replicas,
+            description="core: webhook deliveries that ran out of attempts",
+        )
+        try:
+            await self.js.add_stream(config)
+        except Exception:  # exists (another node, an earlier start)
+            await self.js.update_stream(config)
+        self._parked_ready = True
+
     async def reconcile(self) -> None:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        if not self._parked_ready:
+            await self._ensure_parked_stream()
 
         hooks = self.hooks()
         # a disabled hook is paused: its consumer stays and keeps its place in the stream
