@@ -52,10 +52,6 @@ def _err(code: str, message: str, params: dict[str, Any] | None = None) -> dict[
     return {"code": code, "message": message} | ({"params": params} if params else {})
 
 
-REQUIRED = _err("validation_required", "Cannot be blank.")
-IN_INVALID = _err("validation_in_invalid", "Must be a valid value.")
-
-
 def new_id() -> str:
     return "".join(secrets.choice(_ID_CHARS) for _ in range(15))
 
@@ -92,10 +88,13 @@ def validate(hooks: list[dict[str, Any]]) -> Errors:
 
 
 def _hook_errors(hook: dict[str, Any], seen: set[str]) -> Errors:
+    # the settings' own error items (imported here: that module imports this one)
+    from core.store.settings_schema import IN_INVALID, IS_URL, MATCH_INVALID, REQUIRED, min_err
+
     errors: Errors = {}
     hook_id = hook.get("id", "")
     if not _ID.match(hook_id):
-        errors["id"] = _err("validation_match_invalid", "Must be in a valid format.")
+        errors["id"] = MATCH_INVALID
     elif hook_id in seen:
         errors["id"] = _err("validation_duplicated_id", "The id is used by another webhook.")
     seen.add(hook_id)
@@ -105,7 +104,7 @@ def _hook_errors(hook: dict[str, Any], seen: set[str]) -> Errors:
     else:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            errors["url"] = _err("validation_is_url", "Must be a valid http(s) URL.")
+            errors["url"] = IS_URL
     collections = hook.get("collections") or []
     if not collections:
         errors["collections"] = REQUIRED
@@ -134,9 +133,7 @@ def _hook_errors(hook: dict[str, Any], seen: set[str]) -> Errors:
     for key, limit in (("maxAttempts", MAX_ATTEMPTS_LIMIT), ("backoff", MAX_BACKOFF)):
         value = hook.get(key, 0)
         if value < 0:
-            errors[key] = _err(
-                "validation_min_greater_equal_than_required", "Must be no less than 0.", {"threshold": 0}
-            )
+            errors[key] = min_err(0)
         elif value > limit:
             errors[key] = _err(
                 "validation_max_less_equal_than_required",
