@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -229,3 +232,33 @@ def test_the_readme_example_replays_from_a_point_in_time(core: Core) -> None:
             ("create", "posts", ids[0]),
             ("create", "posts", ids[1]),
         ]
+
+
+def _nats_server_pid(core: Core) -> int:
+    for task in Path(f"/proc/{core.server.pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if Path(f"/proc/{child}/comm").read_text().strip() == "nats-server":
+                return int(child)
+    raise AssertionError("no nats-server child")
+
+
+@pytest.mark.slow
+def test_writes_during_a_nats_outage_succeed_and_their_events_follow(tmp_path: Any) -> None:
+    core = start(tmp_path / "data")
+    try:
+        os.kill(_nats_server_pid(core), signal.SIGKILL)  # core's supervisor starts it again
+        written = [core.http.post("/api/collections/posts/records", json={"title": str(i)}) for i in range(5)]
+        assert [r.status_code for r in written] == [200] * 5
+        deadline = time.monotonic() + 30
+        while True:  # nats-server is back (the supervisor's backoff)
+            try:
+                socket.create_connection(("127.0.0.1", core.nats_port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nats-server did not come back"
+                time.sleep(0.2)
+        creds = core.creds("after", "--events", "posts")
+        msgs = asyncio.run(_events(core, creds, "pb.events.posts.>", 5))
+        assert [json.loads(m.data)["record"]["id"] for m in msgs] == [r.json()["id"] for r in written]
+    finally:
+        core.server.stop()
