@@ -260,5 +260,6 @@ def test_writes_during_a_nats_outage_succeed_and_their_events_follow(tmp_path: A
         creds = core.creds("after", "--events", "posts")
         msgs = asyncio.run(_events(core, creds, "pb.events.posts.>", 5))
         assert [json.loads(m.data)["record"]["id"] for m in msgs] == [r.json()["id"] for r in written]
+        assert "NATS connection lost" in core.server.log_tail(400)  # the writes met the outage
     finally:
         core.server.stop()
