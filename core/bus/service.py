@@ -42,6 +42,10 @@ async def start(app: Any) -> Bus | None:
     if nats is None:
         return None  # --no-nats: nothing to publish to
     settings = app.services.get(bus_settings.SERVICE) or bus_settings.from_args(None, app.settings.env)
+    if not settings.enabled:
+        if app.settings.worker == 0 and app.store.settings.get().get("webhooks"):
+            log.warning("record events are off (--no-events): webhooks are not delivered")
+        return None
     ha = app.services.get("ha")
     node = ha.settings.node if ha is not None else (nats.settings.name or nats.settings.hostname)
     replicas = ha.settings.stream.replicas if ha is not None else 1

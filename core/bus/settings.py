@@ -37,9 +37,16 @@ class EventsSettings:
     max_age: int = 7 * 86400  # seconds
     max_bytes: int = 1 << 30
     hidden: frozenset[str] = field(default_factory=frozenset)  # collection names, lower case
+    enabled: bool = True
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-events",
+        action="store_true",
+        default=None,
+        help="publish no record events (and deliver no webhooks) [env CORE_EVENTS=false]",
+    )
     for dest, env, text in FLAGS:
         parser.add_argument(
             "--" + dest.replace("_", "-"), default=None, metavar="VALUE", help=f"{text} [env {env}]"
@@ -48,7 +55,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve_flags(args: Any) -> list[str]:
     """The events flags this `core serve` was given, for its `--workers` followers."""
-    flags: list[str] = []
+    flags: list[str] = ["--no-events"] if getattr(args, "no_events", None) else []
     for dest, _, _ in FLAGS:
         value = getattr(args, dest, None)
         if value is not None:
@@ -73,7 +80,18 @@ def from_args(args: Any, env: Mapping[str, str]) -> EventsSettings:
     max_bytes = parse_size(size_text, size_source)
     hidden_text = values.get("events_hidden", ("", ""))[0]
     hidden = frozenset(n.strip().lower() for n in hidden_text.split(",") if n.strip())
-    return EventsSettings(max_age, max_bytes, hidden)
+    return EventsSettings(max_age, max_bytes, hidden, _enabled(args, env))
+
+
+def _enabled(args: Any, env: Mapping[str, str]) -> bool:
+    if getattr(args, "no_events", None):
+        return False
+    raw = env.get("CORE_EVENTS", "").strip().lower()
+    if raw in ("", "1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"CORE_EVENTS: invalid value {raw!r} (expected true or false)")
 
 
 def parse_size(text: str, source: str) -> int:

@@ -263,3 +263,23 @@ def test_writes_during_a_nats_outage_succeed_and_their_events_follow(tmp_path: A
         assert "NATS connection lost" in core.server.log_tail(400)  # the writes met the outage
     finally:
         core.server.stop()
+
+
+@pytest.mark.slow
+def test_no_events_publishes_nothing(tmp_path: Any) -> None:
+    core = start(tmp_path / "data", "--no-events")
+    try:
+        core.http.post("/api/collections/posts/records", json={"title": "quiet"}).raise_for_status()
+        admin = core.creds("admin")
+
+        async def streams() -> list[str]:
+            nc = await nats.connect(core.nats_url, user_credentials=str(admin))
+            try:
+                return [s.config.name for s in await nc.jetstream().streams_info()]
+            finally:
+                await nc.close()
+
+        assert "PB_EVENTS" not in asyncio.run(streams())
+        assert core.http.get("/api/webhooks/deliveries").json()["totalItems"] == 0
+    finally:
+        core.server.stop()

@@ -74,6 +74,16 @@ def test_stream_flags() -> None:
         settings.from_args(type("A", (), {"events_max_bytes": "lots"})(), {})
     with pytest.raises(ConfigError, match="CORE_EVENTS_MAX_AGE"):
         settings.from_args(None, {"CORE_EVENTS_MAX_AGE": "soon"})
+    assert settings.from_args(None, {}).enabled
+    assert not settings.from_args(None, {"CORE_EVENTS": "false"}).enabled
+    assert not settings.from_args(type("A", (), {"no_events": True})(), {}).enabled
+    assert settings.serve_flags(type("A", (), {"no_events": True, "events_max_age": "1h"})()) == [
+        "--no-events",
+        "--events-max-age",
+        "1h",
+    ]
+    with pytest.raises(ConfigError, match="CORE_EVENTS"):
+        settings.from_args(None, {"CORE_EVENTS": "maybe"})
 
 
 def test_creds_events_flag_errors(tmp_path: Path) -> None:
