@@ -180,7 +180,7 @@ class Dispatcher:
         for hook_id, hook in enabled.items():
             subjects = filter_subjects(hook, self._canonical)
             running = self._runners.get(hook_id)
-            if running is not None and running[0] == tuple(subjects):
+            if running is not None and running[0] == tuple(subjects) and not running[1].done():
                 continue
             name = consumer_name(hook_id)
             one = len(subjects) == 1
@@ -226,8 +226,22 @@ class Dispatcher:
         return col.name if col is not None else name
 
     # -- one hook --------------------------------------------------------------------------
+    def _end_runner(self, hook_id: str) -> None:
+        """The calling runner stops; the follower makes the consumer again and starts a new one
+        if the hook still wants it."""
+        current = self._runners.get(hook_id)
+        if current is not None and current[1] is asyncio.current_task():
+            del self._runners[hook_id]
+        self._changed.set()
+
     async def _run(self, hook_id: str) -> None:
-        sub = await self.js.pull_subscribe_bind(durable=consumer_name(hook_id), stream=STREAM)
+        try:
+            sub = await self.js.pull_subscribe_bind(durable=consumer_name(hook_id), stream=STREAM)
+        except Exception as exc:
+            log.warning("webhooks: cannot follow the consumer of %s (%r); trying again", hook_id, exc)
+            await asyncio.sleep(1.0)
+            self._end_runner(hook_id)
+            return
         failures = 0
         try:
             while True:
@@ -240,18 +254,16 @@ class Dispatcher:
                     log.debug("webhooks: fetch for %s failed: %r", hook_id, exc)
                     failures += 1
                     if failures >= RUNNER_FAILURES:
-                        # let the follower make the consumer again and start a new runner
-                        current = self._runners.get(hook_id)
-                        if current is not None and current[1] is asyncio.current_task():
-                            del self._runners[hook_id]
-                        self._changed.set()
+                        self._end_runner(hook_id)
                         return
                     await asyncio.sleep(1.0)
                     continue
                 failures = 0
                 for msg in msgs:
                     try:
-                        await self._handle(hook_id, msg)
+                        if not await self._handle(hook_id, msg):
+                            self._end_runner(hook_id)
+                            return
                     except asyncio.CancelledError:
                         # stopping mid-delivery: hand the event back at once rather than after ACK_WAIT
                         with contextlib.suppress(Exception):
@@ -265,28 +277,30 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def _handle(self, hook_id: str, msg: Any) -> None:
+    async def _handle(self, hook_id: str, msg: Any) -> bool:
+        """Deliver one event; False when the hook was disabled or removed meanwhile (the event
+        goes back, and this runner stops rather than spend the event's attempts)."""
         hook = self.hooks().get(hook_id)
         if hook is None or hook.get("disabled"):
-            await msg.nak()  # the hook went away meanwhile; its consumer goes too
-            return
+            await msg.nak(delay=1.0)
+            return False
         attempt = int(msg.metadata.num_delivered)
         event = json.loads(msg.data)
         if hook.get("filter") and not await self._matches(hook["filter"], event):
             await msg.ack()
-            return
+            return True
         event_id = (msg.headers or {}).get("Nats-Msg-Id", "")
         await msg.in_progress()  # the filter took some of ACK_WAIT: the POST gets all of it
         status, error = await self._post(hook, msg.data, event_id, attempt)
         if status is not None and 200 <= status < 300:
             await msg.ack()
             self.delivered += 1
-            return
+            return True
         limit = int(hook.get("maxAttempts") or DEFAULT_MAX_ATTEMPTS)
         if attempt >= limit:
             await self._park(hook, event, event_id, attempt, status, error)
             await msg.ack()
-            return
+            return True
         delay = min(float(hook.get("backoff") or DEFAULT_BACKOFF) * 2 ** (attempt - 1), MAX_DELAY)
         log.info(
             "webhooks: %s answered %s; attempt %d again in %.0fs",
@@ -296,6 +310,7 @@ class Dispatcher:
             delay,
         )
         await msg.nak(delay=delay)
+        return True
 
     async def _post(
         self, hook: dict[str, Any], body: bytes, event_id: str, attempt: int
