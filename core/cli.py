@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from core import __version__
 from core import cli_logs as logs_cli
 from core.backups import cli as backups_cli
+from core.bus import settings as bus_settings
 from core.config import DEFAULT_DIR, DEFAULT_HTTP, ConfigError, Settings, load_dotenv_file
 from core.ha import cli as ha_cli
 from core.nats import cli as nats_cli
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nats_cli.add_serve_arguments(serve)
     ha_cli.add_serve_arguments(serve)
+    bus_settings.add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
     su = sub.add_parser("superuser", help="manage superusers")

@@ -13,6 +13,7 @@ from typing import Any
 
 from core import datadir, superusers, workers
 from core.app import App
+from core.bus import settings as bus_settings
 from core.config import Settings
 from core.lifecycle import lifecycle_of
 
@@ -46,6 +47,8 @@ async def serve(settings: Settings, args: Any = None) -> None:
     raise_open_files_limit()
     app = App(settings)
     metrics = _metrics(app, settings, args)
+    # the record events flags, checked before anything starts (core/bus)
+    app.services[bus_settings.SERVICE] = bus_settings.from_args(args, settings.env)
     if not ha:
         app.open()
     try:
@@ -93,6 +96,7 @@ async def serve(settings: Settings, args: Any = None) -> None:
                     from core.ha.cli import serve_flags
 
                     argv += serve_flags(args)
+                argv += bus_settings.serve_flags(args)
                 env = {**os.environ, workers.GROUP_ENV: group}
                 if metrics is not None:
                     env.update(metrics.follower_env())  # followers count, the leader serves

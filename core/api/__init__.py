@@ -12,8 +12,8 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException
 
 from core.api._ha_seq import AppliedSequence
-from core.api._headers import ResponseHeaders
 from core.api._head import HeadAsGet
+from core.api._headers import ResponseHeaders
 from core.api._hot import HotRoutes
 from core.api._request_log import RequestLogMiddleware
 from core.api._superuser_ips_middleware import SuperuserIPs

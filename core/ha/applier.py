@@ -178,6 +178,8 @@ class Applier:
         except apsw.Error as exc:
             raise ApplyError(seq, f"{type(exc).__name__}: {exc}") from None
         tags = dict(entry.tags)
+        # where the change came from, for listeners that act once per change cluster-wide
+        tags["ha_seq"], tags["ha_node"] = seq, entry.node
         if entry.schema:
             tags["collections_changed"] = True
         return Applied(seq, entry, Change(entry.changeset, tags), conflicts)

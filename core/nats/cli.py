@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from core.nats.errors import NatsConfigError, NatsError
 
 log = logging.getLogger("core.nats")
 DEFAULT_DIR = ".data"
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +63,12 @@ def register(subparsers: Any) -> None:
         "--logs",
         action="store_true",
         help="allow reading the PB_LOGS stream (what `core logs tail --creds FILE` needs)",
+    )
+    issue.add_argument(
+        "--events",
+        metavar="COLLECTIONS",
+        help="may read the record events of these collections (comma separated, '*' for all) "
+        "through one JetStream consumer named after NAME",
     )
     issue.add_argument("--expires", metavar="DURATION", help="lifetime, e.g. 24h, 7d (default: never)")
     issue.add_argument("-o", "--output", metavar="FILE", help="write here (mode 0600) instead of stdout")
@@ -159,12 +167,26 @@ def cmd_creds(args: argparse.Namespace) -> int:
 
         log_pub, log_sub = reader_permissions()
         pub, sub = pub + log_pub, sub + log_sub
+    if args.events is not None:
+        collections = [c.strip() for c in args.events.split(",") if c.strip()]
+        bad = [c for c in collections if c != "*" and not _COLLECTION_NAME.match(c)]
+        if not collections or bad:
+            raise NatsConfigError(f"--events: {(bad or [args.events])[0]!r} is not a collection name or '*'")
+        if account.name != APP_ACCOUNT:
+            raise NatsConfigError(
+                f"--events: record events live in the {APP_ACCOUNT} account, not {account.name}"
+            )
+        events_pub, events_sub = creds.events_permissions(args.name, collections)
+        pub, sub = pub + events_pub, sub + events_sub
+        print(f"core: record events consumer name: {creds.events_consumer(args.name)}", file=sys.stderr)
     issued = creds.issue(
         account.seed,
         args.name,
         pub_allow=pub,
         sub_allow=sub,
         deny=INTERNAL_SUBJECTS,
+        # record events come from core alone
+        pub_deny=(creds.EVENTS_SUBJECTS,),
         expires_in=expires,
     )
     _emit(issued.text(), args.output)

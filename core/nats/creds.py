@@ -69,10 +69,12 @@ def issue(
     pub_allow: Iterable[str] = (),
     sub_allow: Iterable[str] = (),
     deny: Iterable[str] = (),
+    pub_deny: Iterable[str] = (),
     expires_in: int | None = None,
     now: int | None = None,
 ) -> Creds:
-    """A new user of the account whose seed is `account_seed`, with its own fresh key."""
+    """A new user of the account whose seed is `account_seed`, with its own fresh key.
+    `pub_deny` subjects are refused for publishing only (subscribing to them stays allowed)."""
     issued_at = int(time.time()) if now is None else now
     user_seed = nkey.new_seed("user")
     claims = jwt.user_claims(
@@ -83,6 +85,9 @@ def issue(
         deny=deny,
         expires_at=None if expires_in is None else issued_at + expires_in,
     )
+    if pub_deny:
+        pub = claims["nats"]["pub"]
+        pub["deny"] = [*pub.get("deny", []), *pub_deny]
     return Creds(jwt=jwt.encode(claims, account_seed, now=issued_at), seed=user_seed)
 
 
@@ -99,3 +104,37 @@ def write_secret(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# Record events (core/bus/events.py): the stream core publishes to, and what an `--events` user
+# may do with it. Only core publishes there.
+EVENTS_STREAM = "PB_EVENTS"
+EVENTS_SUBJECTS = "pb.events.>"
+_CONSUMER_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def events_consumer(name: str) -> str:
+    """The one consumer name an `--events` user may create, read and delete: its own, so that it
+    can never pull from (or ack) another user's consumer or core's webhook consumers."""
+    return _CONSUMER_NAME.sub("_", name)[:64] or "events"
+
+
+def events_permissions(name: str, collections: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(publish, subscribe) allow lists to read the events of `collections` (`*`: all of them).
+
+    Consumers are created through `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>` (nats-server
+    2.9+, what nats-py's pull_subscribe sends), so the filter is part of the subject the
+    permission checks; the other creation subjects, which carry no filter, are not allowed.
+    """
+    names = [c.strip() for c in collections if c.strip()]
+    filters = [EVENTS_SUBJECTS] if "*" in names else [f"pb.events.{c}.>" for c in names]
+    consumer = events_consumer(name)
+    api = "$JS.API.CONSUMER"
+    pub = [f"{api}.CREATE.{EVENTS_STREAM}.{consumer}.{f}" for f in filters] + [
+        f"{api}.MSG.NEXT.{EVENTS_STREAM}.{consumer}",
+        f"{api}.INFO.{EVENTS_STREAM}.{consumer}",
+        f"{api}.DELETE.{EVENTS_STREAM}.{consumer}",
+        f"$JS.ACK.{EVENTS_STREAM}.{consumer}.>",
+        f"$JS.API.STREAM.INFO.{EVENTS_STREAM}",
+    ]
+    return pub, [*filters, "_INBOX.>"]

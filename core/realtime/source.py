@@ -71,8 +71,12 @@ class ChangeSource:
                 return
             events = self.derive(change)
         if events:
-            for message in encode(events):
-                self.publish(message)
+            self.emit(change, events)
+
+    def emit(self, change: Change, events: list[RecordEvent]) -> None:
+        """Hand the events of one commit on (record events for other services override this)."""
+        for message in encode(events):
+            self.publish(message)
 
     def derive(self, change: Change) -> list[RecordEvent]:
         conn = self._connection()

@@ -67,6 +67,8 @@ def default_settings() -> dict[str, Any]:
         "trustedProxy": {"headers": [], "useLeftmostIP": False},
         "batch": {"enabled": False, "maxRequests": 50, "timeout": 3, "maxBodySize": 0},
         "logs": {"maxDataSize": 0, "maxDays": 5, "minLevel": 0, "logIP": True, "logAuthId": False},
+        # core's own (core/store/settings_webhooks.py): not in PocketBase
+        "webhooks": [],
     }
 
 
@@ -115,6 +117,11 @@ def masked(settings: dict[str, Any]) -> dict[str, Any]:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict):
             node.pop(path[-1], None)
+    hooks = out.pop("webhooks", None)
+    if hooks:  # left out while empty: the settings then read exactly as PocketBase's
+        from core.store.settings_webhooks import masked as masked_hooks
+
+        out["webhooks"] = masked_hooks(hooks)
     return out
 
 

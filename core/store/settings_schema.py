@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.cron.schedule import CronSyntaxError, Schedule
+from core.store import settings_webhooks
 from core.store.fields.netfmt import is_email, is_url
 from core.store.settings import default_settings
 
@@ -40,7 +41,9 @@ class SettingsLoadError(ValueError):
 
 # -- patching ----------------------------------------------------------------------------------
 def _item_schema(path: tuple[str, ...]) -> Any:
-    """The zero value of one array item: the only arrays of objects are rate limit rules."""
+    """The zero value of one array item: the arrays of objects are rate limit rules and webhooks."""
+    if path == ("webhooks",):
+        return settings_webhooks.ITEM
     return RATE_LIMIT_RULE if path == ("rateLimits", "rules") else ""
 
 
@@ -92,6 +95,8 @@ def apply_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
     for key, value in patch.items():
         if key in schema:
             out[key] = _bind(schema[key], out.get(key), value, (key,))
+    if "webhooks" in patch:
+        out["webhooks"] = settings_webhooks.carry_over(current.get("webhooks") or [], out["webhooks"])
     return out
 
 
@@ -359,6 +364,9 @@ def validate(settings: dict[str, Any]) -> Errors:
         errors = section(settings.get(name) or {})
         if errors:
             out[name] = errors
+    hooks = settings_webhooks.validate(settings.get("webhooks") or [])
+    if hooks:
+        out["webhooks"] = hooks
     return _sorted(out)
 
 
