@@ -43,10 +43,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.admin import home, install, settings, signin, superusers
+from core.admin import backups, home, install, settings, signin, superusers
 from core.app import App
 
-routes: list[Any] = [*home.routes, *signin.routes, *install.routes, *superusers.routes, *settings.routes]
+routes: list[Any] = [
+    *home.routes,
+    *signin.routes,
+    *install.routes,
+    *superusers.routes,
+    *settings.routes,
+    *backups.routes,
+]
 
 
 async def on_startup(app: App) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response
 
 from core.admin.session import LOGIN, Admin, NotSignedIn, require_superuser
-from core.api.common import json_response
+from core.api.common import core_app, json_response
 from core.app import App
 from core.errors import ApiError
 from core.ui import render as ds_render
@@ -98,9 +98,12 @@ async def page(
 ) -> Response[Any]:
     try:
         admin = await require_superuser(request)
+        return await build(admin)
     except NotSignedIn:
         return Response(b"", status_code=303, headers={"Location": login_url(request), **PAGE_HEADERS})
-    return await build(admin)
+    except ApiError as exc:
+        context = base_context(core_app(request), title=f"Error {exc.status}", message=exc.message)
+        return html(render("admin/error.html", **context), status=exc.status)
 
 
 async def endpoint(
@@ -109,6 +112,10 @@ async def endpoint(
     datastar = is_datastar(request)
     try:
         admin = await require_superuser(request)
+    except ApiError as exc:
+        if not datastar:
+            return json_response(exc.to_json(), exc.status)
+        return _no_store(ds_render.notice_response(exc.message, error=True))
     except NotSignedIn:
         if not datastar:
             return json_response(ApiError(401).to_json(), 401)

@@ -19,8 +19,11 @@ from typing import Any
 
 from litestar import Request, Response
 
+from core.api._superuser_ips import superuser_ip_allowed
 from core.api.common import core_app
+from core.api.record_auth import client_ip
 from core.app import App
+from core.errors import ApiError
 from core.store.request import Auth
 from core.ui import bridge
 from core.ui.bridge import Result
@@ -62,23 +65,26 @@ class Admin:
         body: dict[str, Any] | None = None,
         method: str | None = None,
         query: dict[str, str] | None = None,
+        forward_body: bool = False,
     ) -> Result:
         """Run a REST API handler in-process with this superuser's token: the dashboard's only
         way to read or change anything, so the API's validation and rules apply unchanged.
-        `body` None sends an empty JSON object (never the page's own form)."""
+        `body` None sends an empty JSON object, unless `forward_body` passes the page's own
+        request body on as it came (a multipart upload)."""
         return await bridge.call(
             handler,
             self.request,
             path_params=path_params or {},
             token=self.token,
-            body=body if body is not None else {},
+            body=None if forward_body else (body if body is not None else {}),
             method=method,
             query=query if query is not None else {},
         )
 
 
 async def require_superuser(request: Request[Any, Any, Any]) -> Admin:
-    """The guard of every screen and endpoint: the cookie's superuser, or NotSignedIn."""
+    """The guard of every screen and endpoint: the cookie's superuser, or NotSignedIn (ApiError
+    403 when settings.superuserIPs does not list the client)."""
     app = core_app(request)
     token = request.cookies.get(COOKIE, "")
     if not token or not csrf_ok(app, request):
@@ -87,6 +93,10 @@ async def require_superuser(request: Request[Any, Any, Any]) -> Admin:
     if resolved is None or not resolved[0].is_superuser:
         raise NotSignedIn
     auth = resolved[0]
+    if not superuser_ip_allowed(app, client_ip(app, request)):
+        # settings.superuserIPs holds for the dashboard as for the API (its middleware reads
+        # only the Authorization header, never this cookie)
+        raise ApiError(403)
     # the request log names the superuser the request acted for
     request.scope.setdefault("state", {})["pb_auth"] = auth  # type: ignore[typeddict-item]
     return Admin(request, app, token, auth)

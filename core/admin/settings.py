@@ -35,7 +35,7 @@ TEMPLATES = (
 
 def _tab(key: str) -> Tab:
     tab = BY_KEY.get(key)
-    if tab is None or tab.href:
+    if tab is None or not tab.inputs:
         raise ApiError(404)
     return tab
 
@@ -47,7 +47,7 @@ async def current(admin: Admin) -> dict[str, Any]:
     return dict(result.data)
 
 
-def _context(tab: Tab, settings: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def form_context(tab: Tab, settings: dict[str, Any], **extra: Any) -> dict[str, Any]:
     defaults: dict[str, Any] = {"errors": {}, "error": ""}
     return {"tab": tab, "tabs": TABS, "settings": settings, "spec": settings_spec, **defaults, **extra}
 
@@ -61,7 +61,9 @@ async def settings_index(request: Request[Any, Any, Any]) -> Response[Any]:
 async def settings_page(request: Request[Any, Any, Any]) -> Response[Any]:
     async def build(admin: Admin) -> Response[Any]:
         tab = _tab(request.path_params["tab"])
-        context = _context(tab, await current(admin), templates=TEMPLATES, test={})
+        if tab.href:
+            return Response(b"", status_code=303, headers={"Location": tab.href})
+        context = form_context(tab, await current(admin), templates=TEMPLATES, test={})
         return render_page(admin, "admin/settings.html", title="Settings", active="settings", **context)
 
     return await page(request, build)
@@ -76,10 +78,12 @@ async def save(request: Request[Any, Any, Any]) -> Response[Any]:
         if not result.ok:
             errors = forms.errors_of(result)
             shown = settings_spec.merged(await current(admin), body)
-            form = fragment(admin, FORM, **_context(tab, shown, errors=errors.fields, error=errors.message))
+            form = fragment(
+                admin, FORM, **form_context(tab, shown, errors=errors.fields, error=errors.message)
+            )
             return ds_render.respond(form, ds_render.notice("The settings were not saved.", error=True))
         return ds_render.respond(
-            fragment(admin, FORM, **_context(tab, dict(result.data))), ds_render.notice("Settings saved.")
+            fragment(admin, FORM, **form_context(tab, dict(result.data))), ds_render.notice("Settings saved.")
         )
 
     return await endpoint(request, run)
@@ -99,7 +103,7 @@ async def edit_rules(request: Request[Any, Any, Any]) -> Response[Any]:
         if request.query_params.get("add"):
             rules.append({"label": "", "audience": "", "duration": "", "maxRequests": ""})
         shown = settings_spec.merged(await current(admin), body)
-        return ds_render.respond(fragment(admin, FORM, **_context(tab, shown)))
+        return ds_render.respond(fragment(admin, FORM, **form_context(tab, shown)))
 
     return await endpoint(request, run)
 

@@ -36,7 +36,7 @@ class Tab:
     key: str
     label: str
     inputs: tuple[Input, ...] = ()
-    href: str = ""  # a tab that is a screen of its own
+    href: str = ""  # a tab that is a screen of its own (which may still show these inputs)
 
     @property
     def url(self) -> str:
@@ -93,7 +93,19 @@ TABS = (
             Input("s3.forcePathStyle", "Force path-style addressing", "bool"),
         ),
     ),
-    Tab("backups", "Backups", href="/_/backups"),
+    Tab(
+        "backups",
+        "Backups",
+        (
+            Input(
+                "backups.cron",
+                "Auto backups (cron expression)",
+                hint="e.g. 0 0 * * * for every day at midnight. Empty: off.",
+            ),
+            Input("backups.cronMaxKeep", "Max auto backups to keep", "number"),
+        ),
+        href="/_/backups",
+    ),
     Tab("crons", "Crons", href="/_/crons"),
     Tab(
         "ratelimits",

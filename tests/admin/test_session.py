@@ -155,3 +155,16 @@ async def test_an_expired_token_is_refused(app: App) -> None:
     path = install._token_path(app)
     path.write_text(f"{token}\n{1}\n")
     assert not install.token_valid(app, token)
+
+
+async def test_superuser_ips_hold_for_the_dashboard_too(client: AsyncTestClient[Any], app: App) -> None:
+    await sign_in(client)
+    await app.store.update_settings({"superuserIPs": ["10.9.9.9"]})
+    page = await client.get("/_/superusers")
+    assert page.status_code == 403 and 'id="error-page"' in page.text
+    write = await client.post(
+        "/_/api/superusers", data={"email": "z@example.com"}, headers={**DS, "Origin": str(client.base_url)}
+    )
+    assert "not allowed" in write.text.lower() or "permission" in write.text.lower()
+    await app.store.update_settings({"superuserIPs": []})
+    assert (await client.get("/_/superusers")).status_code == 200
