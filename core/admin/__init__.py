@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.admin import backups, home, install, settings, signin, superusers
+from core.admin import backups, crons, home, install, settings, signin, superusers
 from core.app import App
 
 routes: list[Any] = [
@@ -53,6 +53,7 @@ routes: list[Any] = [
     *superusers.routes,
     *settings.routes,
     *backups.routes,
+    *crons.routes,
 ]
 
 

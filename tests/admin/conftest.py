@@ -8,6 +8,9 @@
   JavaScript error, a console error or an HTTP error answer;
 - `shot(page, name)`: a screenshot of the screen at desktop and at phone width, into
   tests/admin/artifacts/ (gitignored; $CORE_ADMIN_ARTIFACTS overrides it).
+
+In a module, put the in-process (async) tests before the browser ones: once the module's
+Chromium runs, playwright's event loop is the running loop and an async test cannot start its own.
 """
 
 from __future__ import annotations
