@@ -43,7 +43,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.admin import backups, crons, home, install, settings, signin, superusers
+from core.admin import (
+    backups,
+    collections,
+    collections_sync,
+    crons,
+    home,
+    install,
+    settings,
+    signin,
+    superusers,
+)
 from core.app import App
 
 routes: list[Any] = [
@@ -54,6 +64,8 @@ routes: list[Any] = [
     *settings.routes,
     *backups.routes,
     *crons.routes,
+    *collections_sync.routes,
+    *collections.routes,
 ]
 
 
