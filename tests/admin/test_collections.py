@@ -354,3 +354,92 @@ def test_collection_with_every_field_type_and_rules_the_api_obeys(
         assert guest.get("/api/collections/everything/records").status_code == 403
     finally:
         guest.close()
+
+
+@pytest.mark.slow
+def test_auth_options_view_import_export_truncate_delete(admin_page: Any, admin_server: AdminServer) -> None:
+    from playwright.sync_api import expect
+
+    page, api = admin_page, admin_server.api
+    page.goto("/_/collections")
+    page.click("#new-auth")
+    page.fill("#collection-name", "members")
+    page.check("#collection-otp-enabled")
+    page.fill("#collection-otp-duration", "300")
+    page.fill("#collection-otp-length", "6")
+    page.check("#collection-oauth2-enabled")
+    page.select_option("#collection-newProvider", "google")
+    page.click("#add-provider")
+    page.fill("#collection-oauth2-providers-0-clientId", "google-client")
+    page.fill("#collection-oauth2-providers-0-clientSecret", "google-secret")
+    page.select_option("#collection-oauth2-mappedFields-name", "email")
+    page.fill("#collection-authToken-duration", "3600")
+    page.uncheck("#collection-authAlert-enabled")
+    page.locator("#template-verificationTemplate summary").click()
+    page.fill("#collection-verificationTemplate-subject", "Verify {APP_NAME} now")
+    page.click("#preview-verificationTemplate")
+    expect(page.locator("#mail-preview-subject")).to_have_text("Verify Acme now")
+    assert "SAMPLE_TOKEN" in page.locator("#mail-preview iframe").get_attribute("srcdoc")
+    shot(page, "collection-auth")
+    submit(page, "collection")
+    expect(page.locator("#notice")).to_have_text("Collection members saved.")
+    col = api.get("/api/collections/members").json()
+    assert col["type"] == "auth"
+    assert col["otp"]["enabled"] and col["otp"]["duration"] == 300 and col["otp"]["length"] == 6
+    assert col["oauth2"]["enabled"] and col["oauth2"]["mappedFields"]["name"] == "email"
+    assert [(p["name"], p["clientId"]) for p in col["oauth2"]["providers"]] == [("google", "google-client")]
+    assert "clientSecret" not in col["oauth2"]["providers"][0]
+    assert col["authToken"]["duration"] == 3600 and not col["authAlert"]["enabled"]
+    assert col["verificationTemplate"]["subject"] == "Verify {APP_NAME} now"
+    assert any("UNIQUE" in i and "`email`" in i for i in col["indexes"])
+
+    # a view over it, with the inferred fields shown before saving
+    page.goto("/_/collections/new?type=view")
+    page.fill("#collection-name", "member_emails")
+    page.fill("#collection-viewQuery", "SELECT id, email FROM members")
+    page.click("#view-preview")
+    expect(page.locator("#view-fields")).to_contain_text("email")
+    submit(page, "collection")
+    expect(page.locator("#notice")).to_have_text("Collection member_emails saved.")
+    assert [f["name"] for f in api.get("/api/collections/member_emails").json()["fields"]] == ["id", "email"]
+
+    # search
+    page.goto("/_/collections")
+    page.fill("#collections-search-q", "member")
+    expect(page.locator("#collection-users")).to_have_count(0)
+    expect(page.locator("#collection-members")).to_be_visible()
+    expect(page.locator("#collection-member_emails")).to_be_visible()
+
+    # export, then import a copy with one more collection, reviewing the diff first
+    page.click("#collections-export")
+    exported = json.loads(page.locator("#export-json").input_value())
+    assert {"members", "member_emails"} <= {c["name"] for c in exported}
+    assert "google-secret" not in page.content()
+    shot(page, "collections-export")
+    page.goto("/_/collections/import")
+    extra = {"name": "imported_notes", "type": "base", "fields": [{"name": "body", "type": "editor"}]}
+    page.fill("#import-collections", json.dumps([*exported, extra]))
+    submit(page, "import")
+    expect(page.locator("#diff-imported_notes")).to_contain_text("Create")
+    expect(page.locator("#import-diff > li")).to_have_count(1)
+    shot(page, "collections-import")
+    assert api.get("/api/collections/imported_notes").status_code == 404
+    page.once("dialog", lambda d: d.accept())
+    page.click("#import-apply")
+    expect(page.locator("#notice")).to_contain_text("Imported")
+    assert api.get("/api/collections/imported_notes").status_code == 200
+
+    # truncate and delete, each after a confirmation
+    api.post("/api/collections/imported_notes/records", json={"body": "<p>x</p>"})
+    page.goto("/_/collections/imported_notes")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#collection-truncate")
+    expect(page.locator("#notice")).to_have_text("All records deleted.")
+    assert api.get("/api/collections/imported_notes/records").json()["totalItems"] == 0
+    page.once("dialog", lambda d: d.dismiss())
+    page.click("#collection-delete")
+    assert api.get("/api/collections/imported_notes").status_code == 200  # dismissed: nothing happens
+    page.once("dialog", lambda d: d.accept())
+    page.click("#collection-delete")
+    expect(page.locator("#notice")).to_have_text("Collection deleted.")
+    assert api.get("/api/collections/imported_notes").status_code == 404
