@@ -213,6 +213,7 @@ async def save_collection(request: Request[Any, Any, Any]) -> Response[Any]:
     async def save(admin: Admin) -> Response[Any]:
         form = await forms.read_form(admin.request)
         draft = _keep_meta(drafts.parse(form), form)
+        drafts.retarget_indexes(draft)
         body = {k: v for k, v in draft.items() if k != "created"}
         if draft.get("created"):
             path = {"collection": str(draft.get("id") or "")}

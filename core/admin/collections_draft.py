@@ -319,3 +319,17 @@ def move_to(items: list[Any], index: int, target: int) -> None:
     """Drag and drop: item `index` now sits at `target`."""
     if 0 <= index < len(items) and 0 <= target < len(items):
         items.insert(target, items.pop(index))
+
+
+_INDEX_TABLE = re.compile(r"(\bON\s+)(`[^`]*`|\"[^\"]*\"|\[[^\]]*\]|[A-Za-z0-9_]*)(\s*\()", re.IGNORECASE)
+
+
+def retarget_indexes(draft: dict[str, Any]) -> None:
+    """Point every index at the collection's current name: an index added before the
+    collection was named, or before a rename, names the table it had then (PocketBase's own
+    form rewrites the indexes on a rename too)."""
+    name = str(draft.get("name") or "")
+    if name and draft.get("indexes"):
+        draft["indexes"] = [
+            _INDEX_TABLE.sub(lambda m: f"{m[1]}`{name}`{m[3]}", sql, count=1) for sql in draft["indexes"]
+        ]

@@ -84,6 +84,21 @@ def test_editor_buttons() -> None:
     assert re.fullmatch(r"CREATE UNIQUE INDEX `idx_\w+` ON `n` \(`a`, `b`\)", draft["indexes"][0])
 
 
+def test_indexes_follow_the_collection_name() -> None:
+    draft = {
+        "name": "notes",
+        "indexes": [
+            "CREATE UNIQUE INDEX `idx_a` ON `` (`title`)",
+            "CREATE INDEX idx_b ON old_name (a, b) WHERE a != ''",
+        ],
+    }
+    drafts.retarget_indexes(draft)
+    assert draft["indexes"] == [
+        "CREATE UNIQUE INDEX `idx_a` ON `notes` (`title`)",
+        "CREATE INDEX idx_b ON `notes` (a, b) WHERE a != ''",
+    ]
+
+
 def _ds(client: AsyncTestClient[Any]) -> dict[str, str]:
     return {**DS, "Origin": str(client.base_url)}
 
