@@ -240,28 +240,27 @@ async def _failed(admin: Admin, draft: dict[str, Any], result: Result, form: dic
     return await _editor(admin, draft, errors=errors.fields, error=errors.message)
 
 
-@post("/_/api/collections/{collection:str}/truncate", status_code=200)
-async def truncate_collection(request: Request[Any, Any, Any]) -> Response[Any]:
-    async def truncate(admin: Admin) -> Response[Any]:
-        name = request.path_params["collection"]
-        result = await admin.call(api.truncate_collection, path_params={"collection": name}, method="DELETE")
+async def _drop(request: Request[Any, Any, Any], handler: Any, done: Any) -> Response[Any]:
+    """Truncate or delete the collection of the URL (the page asked for a confirmation first)."""
+
+    async def run(admin: Admin) -> Response[Any]:
+        path = {"collection": request.path_params["collection"]}
+        result = await admin.call(handler, path_params=path, method="DELETE")
         if not result.ok:
             return ds_render.notice_response(result.message, error=True)
-        return ds_render.notice_response("All records deleted.")
+        return ds_render.respond(done)
 
-    return await endpoint(request, truncate)
+    return await endpoint(request, run)
+
+
+@post("/_/api/collections/{collection:str}/truncate", status_code=200)
+async def truncate_collection(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _drop(request, api.truncate_collection, ds_render.notice("All records deleted."))
 
 
 @post("/_/api/collections/{collection:str}/delete", status_code=200)
 async def delete_collection(request: Request[Any, Any, Any]) -> Response[Any]:
-    async def remove(admin: Admin) -> Response[Any]:
-        name = request.path_params["collection"]
-        result = await admin.call(api.delete_collection, path_params={"collection": name}, method="DELETE")
-        if not result.ok:
-            return ds_render.notice_response(result.message, error=True)
-        return ds_render.respond(ds_render.redirect(f"{BASE}?deleted=1"))
-
-    return await endpoint(request, remove)
+    return await _drop(request, api.delete_collection, ds_render.redirect(f"{BASE}?deleted=1"))
 
 
 routes = [

@@ -9,6 +9,7 @@ applies nothing until "Apply import", which is PUT /api/collections/import.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -135,36 +136,40 @@ async def _review_fragment(admin: Admin, **extra: Any) -> Any:
     return fragment(admin, REVIEW, **context)
 
 
-@post("/_/api/collections/import/review", status_code=200)
-async def review_import(request: Request[Any, Any, Any]) -> Response[Any]:
-    async def review(admin: Admin) -> Response[Any]:
+async def _with_incoming(
+    request: Request[Any, Any, Any], then: Callable[[Admin, list[dict[str, Any]], bool], Awaitable[Any]]
+) -> Response[Any]:
+    """Read the pasted JSON (its error shows under the textarea) and go on with `then`."""
+
+    async def run(admin: Admin) -> Response[Any]:
         form = await forms.read_form(admin.request)
         incoming, error = _incoming(str(form.get("collections") or ""))
         if incoming is None:
             return ds_render.respond(await _review_fragment(admin, errors={"collections": error}))
-        changes = diff(await all_collections(admin), incoming, forms.as_bool(form.get("deleteMissing")))
-        return ds_render.respond(await _review_fragment(admin, diff=changes))
+        return ds_render.respond(*(await then(admin, incoming, forms.as_bool(form.get("deleteMissing")))))
 
-    return await endpoint(request, review)
+    return await endpoint(request, run)
+
+
+@post("/_/api/collections/import/review", status_code=200)
+async def review_import(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def review(admin: Admin, incoming: list[dict[str, Any]], delete_missing: bool) -> list[Any]:
+        changes = diff(await all_collections(admin), incoming, delete_missing)
+        return [await _review_fragment(admin, diff=changes)]
+
+    return await _with_incoming(request, review)
 
 
 @post("/_/api/collections/import", status_code=200)
 async def apply_import(request: Request[Any, Any, Any]) -> Response[Any]:
-    async def apply(admin: Admin) -> Response[Any]:
-        form = await forms.read_form(admin.request)
-        incoming, error = _incoming(str(form.get("collections") or ""))
-        if incoming is None:
-            return ds_render.respond(await _review_fragment(admin, errors={"collections": error}))
-        body = {"collections": incoming, "deleteMissing": forms.as_bool(form.get("deleteMissing"))}
+    async def apply(admin: Admin, incoming: list[dict[str, Any]], delete_missing: bool) -> list[Any]:
+        body = {"collections": incoming, "deleteMissing": delete_missing}
         result = await admin.call(api.import_collections, body=body, method="PUT")
         if not result.ok:
-            errors = forms.errors_of(result, ())
-            return ds_render.respond(await _review_fragment(admin, error=errors.message))
-        return ds_render.respond(
-            await _review_fragment(admin), ds_render.notice(f"Imported {len(incoming)} collections.")
-        )
+            return [await _review_fragment(admin, error=forms.errors_of(result, ()).message)]
+        return [await _review_fragment(admin), ds_render.notice(f"Imported {len(incoming)} collections.")]
 
-    return await endpoint(request, apply)
+    return await _with_incoming(request, apply)
 
 
 routes = [export_page, import_page, review_import, apply_import]

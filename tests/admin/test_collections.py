@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from core.admin import collections_draft as drafts
 from core.app import App
+from core.store.schema import FIELD_TYPES
 from tests import fixture_data
 from tests.admin.conftest import AdminServer, shot, submit
 from tests.admin.test_session import DS, sign_in
@@ -229,22 +230,7 @@ async def test_an_oauth2_provider_saved_without_its_secret_keeps_it(
 
 # -- in Chromium ---------------------------------------------------------------------------------
 
-TYPES = (
-    "text",
-    "number",
-    "bool",
-    "email",
-    "url",
-    "editor",
-    "date",
-    "autodate",
-    "select",
-    "json",
-    "file",
-    "relation",
-    "password",
-    "geoPoint",
-)
+TYPES = FIELD_TYPES
 
 
 def _names(page: Any) -> list[str]:
