@@ -105,6 +105,7 @@ async def _editor_context(admin: Admin, draft: dict[str, Any], **extra: Any) -> 
         "rule_checks": None,
         "view_preview": None,
         "mail_preview": None,
+        "confirm_changes": [],
         "providers": sorted(_provider_names()),
     }
     context.update(extra)
@@ -217,6 +218,11 @@ async def save_collection(request: Request[Any, Any, Any]) -> Response[Any]:
         body = {k: v for k, v in draft.items() if k != "created"}
         if draft.get("created"):
             path = {"collection": str(draft.get("id") or "")}
+            if not admin.request.query_params.get("confirmed"):
+                stored = await admin.call(api.view_collection, path_params=path, method="GET")
+                risky = checks.risky_changes(stored.data, body) if stored.ok else []
+                if risky:
+                    return ds_render.respond(await _editor(admin, draft, confirm_changes=risky))
             result = await admin.call(api.update_collection, path_params=path, body=body, method="PATCH")
         else:
             body.pop("id", None)

@@ -79,3 +79,34 @@ def preview_template(app: App, template: Mapping[str, Any], record: Mapping[str,
         **{"{RECORD:" + k + "}": str(v) for k, v in record.items()},
     }
     return templates.resolve(template, values)
+
+
+def risky_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What saving `new` over `old` would do to existing data, for a confirmation first (the
+    changes PocketBase's own dashboard asks about: a renamed collection, renamed or deleted
+    fields, a multiple select/file/relation made single)."""
+    out: list[str] = []
+    if old.get("name") != new.get("name"):
+        out.append(f"Rename the collection {old.get('name')} to {new.get('name')}.")
+    if new.get("type") == "view":
+        return out
+    by_id = {f.get("id"): f for f in old.get("fields") or []}
+    kept = {f.get("id") for f in new.get("fields") or [] if f.get("id")}
+    for f in new.get("fields") or []:
+        before = by_id.get(f.get("id")) if f.get("id") else None
+        if before is None:
+            continue
+        if before.get("name") != f.get("name"):
+            out.append(f"Rename the field {before.get('name')} to {f.get('name')}.")
+        if (
+            "maxSelect" in before
+            and int(before.get("maxSelect") or 1) > 1
+            and int(f.get("maxSelect") or 1) == 1
+        ):
+            out.append(f"Make {f.get('name')} single: only the first value of each record stays.")
+    out += [
+        f"Delete the field {f.get('name')} and all its data."
+        for f in old.get("fields") or []
+        if f.get("id") not in kept
+    ]
+    return out

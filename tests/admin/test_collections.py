@@ -11,6 +11,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from core.admin import collections_checks as checks
 from core.admin import collections_draft as drafts
 from core.app import App
 from core.store.schema import FIELD_TYPES
@@ -192,6 +193,47 @@ async def test_saving_an_unchanged_collection_changes_nothing(
     assert "saved." in saved.text, saved.text[:2000]
     after = (await client.get(f"/api/collections/{name}", headers=h)).json()
     assert {**after, "updated": ""} == {**before, "updated": ""}
+
+
+def test_changes_that_touch_data_are_listed_for_confirmation() -> None:
+    old = {
+        "name": "posts",
+        "type": "base",
+        "fields": [
+            {"id": "a", "name": "title"},
+            {"id": "b", "name": "tags", "maxSelect": 3},
+            {"id": "c", "name": "body"},
+        ],
+    }
+    new = {
+        **old,
+        "name": "articles",
+        "fields": [{"id": "a", "name": "headline"}, {"id": "b", "name": "tags", "maxSelect": 1}],
+    }
+    assert checks.risky_changes(old, new) == [
+        "Rename the collection posts to articles.",
+        "Rename the field title to headline.",
+        "Make tags single: only the first value of each record stays.",
+        "Delete the field body and all its data.",
+    ]
+    assert (
+        checks.risky_changes(old, {**old, "listRule": "", "fields": [*old["fields"], {"name": "new"}]}) == []
+    )
+
+
+async def test_a_rename_is_saved_only_once_confirmed(client: AsyncTestClient[Any], app: App) -> None:
+    await sign_in(client)
+    parser = _FormValues()
+    parser.feed((await client.get("/_/collections/posts")).text)
+    form = dict(parser.values)
+    title = next(k for k, v in form.items() if k.endswith(".name") and v == "title")
+    form[title] = "headline"
+    asked = await client.post("/_/api/collections/save", data=form, headers=_ds(client))
+    assert 'id="confirm-changes"' in asked.text and "Rename the field title to headline." in asked.text
+    assert app.store.registry.find("posts").get_field("title") is not None  # type: ignore[union-attr]
+    saved = await client.post("/_/api/collections/save?confirmed=1", data=form, headers=_ds(client))
+    assert "Collection posts saved." in saved.text
+    assert app.store.registry.find("posts").get_field("headline") is not None  # type: ignore[union-attr]
 
 
 async def test_save_shows_pocketbase_errors_next_to_the_inputs(
