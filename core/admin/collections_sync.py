@@ -21,6 +21,7 @@ from core.admin.collections import all_collections
 from core.admin.screen import endpoint, fragment, page, render_page
 from core.admin.session import Admin
 from core.api import collections as api
+from core.store.fields.file import UploadedFile
 from core.ui import render as ds_render
 
 REVIEW = "admin/collections/import_review.html"
@@ -121,6 +122,18 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
+MAX_FILE = 16 << 20  # a schema file larger than this is not a schema
+
+
+def _schema_text(form: dict[str, Any]) -> str:
+    """The JSON of a chosen file, else the pasted text."""
+    files = form.get("file")
+    chosen = [f for f in files if isinstance(f, UploadedFile) and f.size] if isinstance(files, list) else []
+    if chosen:
+        return chosen[0].head(MAX_FILE).decode("utf-8", errors="replace")
+    return str(form.get("collections") or "")
+
+
 def _incoming(text: str) -> tuple[list[dict[str, Any]] | None, str]:
     try:
         data = json.loads(text)
@@ -143,7 +156,7 @@ async def _with_incoming(
 
     async def run(admin: Admin) -> Response[Any]:
         form = await forms.read_form(admin.request)
-        incoming, error = _incoming(str(form.get("collections") or ""))
+        incoming, error = _incoming(_schema_text(form))
         if incoming is None:
             return ds_render.respond(await _review_fragment(admin, errors={"collections": error}))
         return ds_render.respond(*(await then(admin, incoming, forms.as_bool(form.get("deleteMissing")))))

@@ -518,7 +518,10 @@ def test_auth_options_view_import_export_truncate_delete(admin_page: Any, admin_
     shot(page, "collections-export")
     page.goto("/_/collections/import")
     extra = {"name": "imported_notes", "type": "base", "fields": [{"name": "body", "type": "editor"}]}
-    page.fill("#import-collections", json.dumps([*exported, extra]))
+    schema = json.dumps([*exported, extra]).encode()
+    page.set_input_files(
+        "#import-file", files=[{"name": "pb_schema.json", "mimeType": "application/json", "buffer": schema}]
+    )
     submit(page, "import")
     expect(page.locator("#diff-imported_notes")).to_contain_text("Create")
     expect(page.locator("#import-diff > li")).to_have_count(1)
