@@ -492,6 +492,12 @@ def test_auth_options_view_import_export_truncate_delete(admin_page: Any, admin_
     assert col["authToken"]["duration"] == 3600 and not col["authAlert"]["enabled"]
     assert col["verificationTemplate"]["subject"] == "Verify {APP_NAME} now"
     assert any("UNIQUE" in i and "`email`" in i for i in col["indexes"])
+    # it works as an auth collection: its token secrets were made on create
+    member = {"email": "m@example.com", "password": "member-pass-1", "passwordConfirm": "member-pass-1"}
+    assert api.post("/api/collections/members/records", json=member).status_code == 200
+    login = {"identity": "m@example.com", "password": "member-pass-1"}
+    signed_in = httpx.post(f"{admin_server.url}/api/collections/members/auth-with-password", json=login)
+    assert signed_in.status_code == 200 and signed_in.json()["token"]
 
     # a view over it, with the inferred fields shown before saving
     page.goto("/_/collections/new?type=view")
