@@ -87,7 +87,10 @@ def delete(store: Store, email: str) -> None:
             raise SuperuserError(f"superuser {email} does not exist")
         RecordWriter(ctx, store.registry, store.storage, req).delete(col, existing, check_rule=False)
 
-    store.db.write_sync(op)
+    try:
+        store.db.write_sync(op)
+    except ApiError as e:  # the only superuser is never deleted (PocketBase's rule, in the writer)
+        raise SuperuserError(_describe(e))
 
 
 def count(store: Store) -> int:

@@ -1,4 +1,5 @@
-// /_/#/auth/<action>/<token> (PocketBase's mail links) -> the matching /ds page, token kept in
+// /_/#/auth/<action>/<token> (PocketBase's mail links) -> the matching /ds page (loaded by every
+// dashboard page at /_/; anything else in the fragment is the dashboard's own), token kept in
 // the fragment. The collection comes from the token's own (unverified) collectionId claim, only
 // to pick the page's collection; the server verifies the token when the page posts it.
 (function () {
@@ -34,7 +35,5 @@
     show("oauth2-success");
   } else if (/^#\/auth\/oauth2-redirect-failure/.test(hash)) {
     show("oauth2-failure");
-  } else {
-    show("nothing");
   }
 })();

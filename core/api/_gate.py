@@ -32,4 +32,5 @@ def _holds_no_lease(scope: Scope) -> bool:
     path = str(scope.get("path", ""))
     if scope.get("method") == "GET":
         return path in ("/api/realtime", "/api/ds/sse")
-    return scope.get("method") == "POST" and path.startswith("/api/backups/") and path.endswith("/restore")
+    restore = path.startswith("/api/backups/") or path.startswith("/_/api/backups/")  # the dashboard's too
+    return scope.get("method") == "POST" and restore and path.endswith("/restore")

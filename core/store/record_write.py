@@ -23,9 +23,9 @@ from core.store.ddl import quote
 from core.store.fields import FieldError, ValidationContext, field_type, generate_from_pattern, split_modifier
 from core.store.fields.file import UploadedFile, stored_name
 from core.store.files import FileStorage
-from core.store.record_query import load_raw, manage_ids
+from core.store.record_query import load_raw, manage_ids, scalar
 from core.store.record_view import fetch_dicts, normalized
-from core.store.request import RequestContext
+from core.store.request import SUPERUSERS, RequestContext
 from core.store.rules import ALIAS, record_matches, rule_sql
 from core.store.schema import Collection, Field
 from core.store.times import now_str
@@ -344,6 +344,13 @@ class RecordWriter:
         raw = load_raw(self.conn, col, record_id)
         if raw is None or not record_matches(self.conn, col, record_id, rule):
             raise ApiError(404)
+        if (
+            col.name == SUPERUSERS
+            and int(scalar(self.conn, f"SELECT COUNT(*) FROM {quote(col.name)}") or 0) <= 1
+        ):
+            # PocketBase's superusers delete hook (core/record_model_superusers.go): counted in
+            # the write's own transaction, so two concurrent deletes cannot both pass
+            raise ApiError(400, "You can't delete the only existing superuser.")
         self._delete_cascade(col, raw, set())
         return WriteResult(col, raw)
 

@@ -398,4 +398,19 @@ def apply_collection_patch(old: Collection, data: dict[str, Any], replace_fields
         for key in AUTH_OPTION_KEYS:
             if key in data:
                 new.auth[key] = merge_option(new.auth.get(key), data[key])
+        _keep_client_secrets(old, new)
     return new
+
+
+def _keep_client_secrets(old: Collection, new: Collection) -> None:
+    """A provider sent without its clientSecret keeps the stored one of the same name, as
+    PocketBase 0.40.6 does (checked against the binary): the API never shows the secret, so a
+    client that saves the collection back (the dashboard) cannot send it."""
+    stored = {
+        p.get("name"): p.get("clientSecret")
+        for p in (old.auth.get("oauth2") or {}).get("providers") or []
+        if isinstance(p, dict) and p.get("clientSecret")
+    }
+    for provider in (new.auth.get("oauth2") or {}).get("providers") or []:
+        if isinstance(provider, dict) and not provider.get("clientSecret") and provider.get("name") in stored:
+            provider["clientSecret"] = stored[provider["name"]]

@@ -12,8 +12,10 @@ renderer would produce.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
@@ -89,11 +91,13 @@ async def call(
     token: str,
     body: dict[str, Any] | None = None,
     method: str | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> Result:
     """Run `handler` as if `request` had been routed to it.
 
     `body` None forwards the request's own body and content type (the plain, PocketBase-shaped
-    call); a dict is sent as JSON (the page's form, already picked apart).
+    call); a dict is sent as JSON (the page's form, already picked apart). `query` replaces the
+    request's query string (a list call with the page's own paging and filter).
     """
     headers = [(k, v) for k, v in request.scope["headers"] if k.lower() not in _REPLACED]
     if body is None:
@@ -113,6 +117,8 @@ async def call(
         # a fresh state: Litestar caches the parsed body and headers there, and core caches auth
         "state": {},
     }
+    if query is not None:
+        scope["query_string"] = urlencode(query).encode()
     sub: Request[Any, Any, Any] = Request(scope, _one_shot(raw))
     try:
         response = await handler.fn(sub)

@@ -1,4 +1,4 @@
-"""The account pages (GET /ds...), the /_/ mail-link forwarder and the static files.
+"""The account pages (GET /ds...) and the static files (the /_/ mail-link forwarder is core/admin/home.py).
 
 Pages are rendered for the browser's current session (cookie), so they are right before any
 script runs; Datastar then keeps them current through /api/ds/sse and the form posts.
@@ -16,7 +16,7 @@ from core.ui import session
 from core.ui.context import Ds
 from core.ui.paths import static_files
 from core.ui.templates import action, render
-from core.ui.views import app_name, methods, settings_view, signup_view
+from core.ui.views import methods, settings_view, signup_view
 
 HTML = "text/html"  # Litestar adds "; charset=utf-8" to text types
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"}
@@ -127,14 +127,6 @@ async def settings_page(request: Request[Any, Any, Any]) -> Response[str]:
     return await _page(request, "auth_settings.html", "Account settings", "settings", main_class="wide")
 
 
-@get("/_/")
-async def mail_link_page(request: Request[Any, Any, Any]) -> Response[str]:
-    ds = await Ds.of(request)
-    body = render("mail_link.html", app_name=app_name(ds.app))
-    headers = {**PAGE_HEADERS, "Referrer-Policy": "no-referrer"}
-    return Response(body, media_type=HTML, headers=headers)
-
-
 @get("/ds/static/{name:str}")
 async def static_file(request: Request[Any, Any, Any]) -> Response[bytes]:
     name = request.path_params["name"]
@@ -158,6 +150,5 @@ routes = [
     reset_request_page,
     reset_confirm_page,
     settings_page,
-    mail_link_page,
     static_file,
 ]

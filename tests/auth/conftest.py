@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -114,6 +115,13 @@ class Mailbox:
 
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
+    with loopback_smtp() as box:
+        yield box
+
+
+@contextmanager
+def loopback_smtp() -> Iterator[Mailbox]:
+    """A real SMTP server on a free loopback port; what it receives lands in the Mailbox."""
     box = Mailbox()
     box.port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=box.port)

@@ -82,6 +82,15 @@ def test_superuser_lifecycle_then_login(tmp_path: Path) -> None:
             json={"identity": "root@example.com", "password": "first-password"},
         )
         assert old.status_code == 400
+    # as PocketBase's CLI: the only superuser is never deleted
+    refused = core("superuser", "delete", "root@example.com", "--dir", data, cwd=tmp_path)
+    assert refused.returncode == 1 and "only existing superuser" in refused.stderr
+    assert (
+        core(
+            "superuser", "create", "two@example.com", "second-password", "--dir", data, cwd=tmp_path
+        ).returncode
+        == 0
+    )
     assert core("superuser", "delete", "root@example.com", "--dir", data, cwd=tmp_path).returncode == 0
 
 

@@ -299,12 +299,13 @@ def test_sign_in_with_oauth2(context: tuple[Any, Problems], ui_server: UiServer)
     expect(page.locator("#callback")).to_contain_text("started in another window")
     assert "code=" not in page.url  # the code left the address bar
     shot(page, "callback-error")
-    # the SDK's popup flow ends on /_/#/auth/oauth2-redirect-success (core has no admin UI)
+    # the SDK's popup flow ends on /_/#/auth/oauth2-redirect-success (the dashboard's front door)
     page.goto("/_/#/auth/oauth2-redirect-success")
     expect(page.locator("#oauth2-success")).to_be_visible()
+    expect(page.locator("#signin")).to_be_hidden()
     page.goto("/_/")
-    expect(page.locator("#nothing")).to_be_visible()
-    shot(page, "admin-placeholder")
+    expect(page.locator("#signin")).to_be_visible()
+    shot(page, "admin-signin")
 
 
 def test_busy_indicator_and_form_posts(context: tuple[Any, Problems], ui_server: UiServer) -> None:

@@ -1,0 +1,170 @@
+"""Backups: GET /_/backups and its endpoints (create, upload, download, restore, delete, and the
+auto-backup cron / max keep, which are settings saved through the Settings endpoint).
+
+Each action runs the /api/backups handler of the same name. Creating, uploading and restoring
+take a while: those answers are streams whose first event shows the progress on the page and
+whose last one shows the outcome, so the page never waits blind. A restore must type the
+backup's name, as PocketBase's dashboard asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from datastar_py.litestar import DatastarResponse
+from datastar_py.sse import DatastarEvent
+from litestar import Request, Response, get, post
+
+from core.admin import forms
+from core.admin.screen import SOMETHING_WRONG, endpoint, fragment, page, render_page
+from core.admin.session import Admin
+from core.admin.settings import current, form_context
+from core.admin.settings_spec import BY_KEY
+from core.api import backups as backups_api
+from core.api import files
+from core.errors import ApiError
+from core.ui import render as ds_render
+from core.ui.bridge import Result
+
+log = logging.getLogger("core.admin")
+
+LIST = "admin/partials/backups_list.html"
+PROGRESS = "admin/partials/backups_progress.html"
+
+
+async def _items(admin: Admin) -> list[dict[str, Any]]:
+    result = await admin.call(backups_api.backups_list, method="GET")
+    if not result.ok:
+        raise ApiError(result.status, result.message)
+    return sorted(result.data, key=lambda b: str(b.get("modified") or ""), reverse=True)
+
+
+@get("/_/backups")
+async def backups_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def build(admin: Admin) -> Response[Any]:
+        tab = BY_KEY["backups"]
+        restored = request.query_params.get("restored", "")
+        return render_page(
+            admin,
+            "admin/backups.html",
+            title="Backups",
+            active="backups",
+            items=await _items(admin),
+            progress="",
+            text=f"Backup {restored} restored." if restored else "",
+            **form_context(tab, await current(admin)),
+        )
+
+    return await page(request, build)
+
+
+def _progress(admin: Admin, text: str) -> DatastarEvent:
+    return fragment(admin, PROGRESS, progress=text)
+
+
+async def _outcome(admin: Admin, result: Result, done: str) -> list[DatastarEvent]:
+    events = [_progress(admin, "")]
+    if not result.ok:
+        errors = forms.errors_of(result)
+        text = " ".join([result.message, *errors.fields.values()]) if errors.fields else result.message
+        events.append(ds_render.notice(text, error=True))
+    else:
+        events.append(ds_render.notice(done))
+    events.append(fragment(admin, LIST, items=await _items(admin)))
+    return events
+
+
+def _streamed(admin: Admin, working: str, run: Callable[[], Awaitable[list[DatastarEvent]]]) -> Response[Any]:
+    """An answer that shows `working` at once, then whatever `run` ends with."""
+
+    async def events() -> AsyncIterator[DatastarEvent]:
+        yield _progress(admin, working)
+        try:
+            for event in await run():
+                yield event
+        except Exception:
+            log.exception("admin: backups action failed")
+            yield _progress(admin, "")
+            yield ds_render.notice(SOMETHING_WRONG, error=True)
+
+    return DatastarResponse(events(), status_code=200)
+
+
+@post("/_/api/backups", status_code=200)
+async def create_backup(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def start(admin: Admin) -> Response[Any]:
+        name = str((await forms.read_form(request)).get("name") or "").strip()
+
+        async def run() -> list[DatastarEvent]:
+            result = await admin.call(backups_api.backups_create, body={"name": name} if name else {})
+            return await _outcome(admin, result, "Backup created.")
+
+        return _streamed(admin, "Creating a backup…", run)
+
+    return await endpoint(request, start)
+
+
+@post("/_/api/backups/upload", status_code=200, request_max_body_size=None)
+async def upload_backup(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def upload(admin: Admin) -> Response[Any]:
+        # the multipart body goes to the API handler as it came (the file is never copied here)
+        result = await admin.call(backups_api.backups_upload, forward_body=True)
+        return ds_render.respond(*await _outcome(admin, result, "Backup uploaded."))
+
+    return await endpoint(request, upload)
+
+
+@get("/_/api/backups/{key:str}/download")
+async def download_backup(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A plain link (no Datastar): the API wants a superuser file token in `?token=`, which is
+    made here for this one download and never reaches the browser."""
+
+    async def download(admin: Admin) -> Response[Any]:
+        token = await admin.call(files.file_token)
+        if not token.ok:
+            raise ApiError(token.status, token.message)
+        key = request.path_params["key"]
+        result = await admin.call(
+            backups_api.backups_download,
+            path_params={"key": key},
+            query={"token": str(token.data["token"])},
+            method="GET",
+        )
+        return result.response
+
+    return await endpoint(request, download)
+
+
+@post("/_/api/backups/{key:str}/delete", status_code=200)
+async def delete_backup(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def remove(admin: Admin) -> Response[Any]:
+        key = request.path_params["key"]
+        result = await admin.call(backups_api.backups_delete, path_params={"key": key}, method="DELETE")
+        return ds_render.respond(*await _outcome(admin, result, f"Backup {key} deleted."))
+
+    return await endpoint(request, remove)
+
+
+@post("/_/api/backups/{key:str}/restore", status_code=200)
+async def restore_backup(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def restore(admin: Admin) -> Response[Any]:
+        key = request.path_params["key"]
+        typed = str((await forms.read_form(request)).get("confirm") or "").strip()
+        if typed != key:
+            return ds_render.notice_response("Type the backup's name to confirm the restore.", error=True)
+
+        async def run() -> list[DatastarEvent]:
+            result = await admin.call(backups_api.backups_restore, path_params={"key": key})
+            if not result.ok:
+                return await _outcome(admin, result, "")
+            # the restored data may not know this session's superuser: reload through the guard
+            return [_progress(admin, ""), ds_render.redirect("/_/backups?restored=" + key)]
+
+        return _streamed(admin, f"Restoring {key}… requests wait until the data is back.", run)
+
+    return await endpoint(request, restore)
+
+
+routes = [backups_page, create_backup, upload_backup, download_backup, delete_backup, restore_backup]
