@@ -43,7 +43,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.admin import backups, crons, home, install, settings, signin, superusers
+from core.admin import (
+    backups,
+    crons,
+    home,
+    install,
+    records,
+    records_form,
+    records_live,
+    settings,
+    signin,
+    superusers,
+)
 from core.app import App
 
 routes: list[Any] = [
@@ -54,8 +65,14 @@ routes: list[Any] = [
     *settings.routes,
     *backups.routes,
     *crons.routes,
+    *records.routes,
+    *records_form.routes,
 ]
 
 
 async def on_startup(app: App) -> None:
     await install.on_startup(app)
+
+
+async def on_shutdown(app: App) -> None:
+    await records_live.on_shutdown(app)
