@@ -333,6 +333,7 @@ async def impersonate(request: Request[Any, Any, Any]) -> Response[Any]:
             "token": token,
             "errors": errors.fields,
             "error": errors.message if not result.ok else "",
+            "duration": str(body.get("duration") or "0"),
         }
         return ds_render.respond(fragment(admin, IMPERSONATE, **context))
 

@@ -10,7 +10,9 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from core.admin import records_live
 from core.admin import records_values as values
+from core.app import App
 from tests import fixture_data
 from tests.admin.conftest import AdminServer, shot, submit
 from tests.admin.test_session import DS, sign_in
@@ -84,6 +86,87 @@ async def test_record_form_shows_pocketbase_errors_next_to_the_inputs(client: As
         "/_/api/records/posts/new", data={"title": "x", "meta": "{oops"}, headers=_ds(client)
     )
     assert 'id="record-form-meta-error"' in resp.text and values.JSON_INVALID in resp.text
+
+
+def test_file_inputs_append_to_multi_fields_and_replace_single_ones() -> None:
+    class Upload:
+        def __init__(self, name: str) -> None:
+            self.filename = name
+
+        async def read(self) -> bytes:
+            return b""
+
+    collection = {
+        "fields": [
+            {"name": "docs", "type": "file", "maxSelect": 5},
+            {"name": "avatar", "type": "file", "maxSelect": 1},
+        ]
+    }
+    form = {"docs": [Upload("a.txt"), Upload("b.txt")], "docs-": ["old.txt"], "avatar": [Upload("me.png")]}
+    posted = values.read_record_form(collection, form, creating=False)
+    assert posted.body == {"docs-": ["old.txt"]}
+    assert [(k, u.filename) for k, u in posted.files] == [
+        ("docs+", "a.txt"),
+        ("docs+", "b.txt"),
+        ("avatar", "me.png"),
+    ]
+
+
+async def test_records_home_opens_the_first_collection_and_guests_sign_in_first(
+    client: AsyncTestClient[Any],
+) -> None:
+    guest = await client.get("/_/records/posts", follow_redirects=False)
+    assert guest.status_code == 303 and guest.headers["location"].startswith("/_/login")
+    await sign_in(client)
+    home = await client.get("/_/records", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/_/records/comments"
+    missing = await client.get("/_/records/nope")
+    assert missing.status_code == 404
+
+
+async def test_relation_picker_searches_the_target_and_adds_a_chip(client: AsyncTestClient[Any]) -> None:
+    await sign_in(client)
+    found = await client.get("/_/api/records/posts/relation/likes", params={"q": "Two"}, headers=DS)
+    assert found.status_code == 200
+    assert f'id="rel-likes-option-{fixture_data.USER2_ID}"' in found.text
+    assert fixture_data.USER1_ID not in found.text
+    # a quote cannot break out of the filter literal: no match, no error
+    quoted = await client.get(
+        "/_/api/records/posts/relation/likes", params={"q": "x' || id != '"}, headers=DS
+    )
+    assert quoted.status_code == 200 and "rel-likes-option-" not in quoted.text
+    many = await client.get(
+        "/_/api/records/posts/relation/likes/pick", params={"id": fixture_data.USER2_ID}, headers=DS
+    )
+    assert "selector #rel-likes-selected" in many.text and "mergeMode append" in many.text
+    assert f'name="likes" value="{fixture_data.USER2_ID}"' in many.text
+    one = await client.get(
+        "/_/api/records/posts/relation/author/pick", params={"id": fixture_data.USER1_ID}, headers=DS
+    )
+    assert "selector #rel-author-selected" in one.text and "mergeMode inner" in one.text
+
+
+async def test_an_open_table_is_nudged_by_writes_to_its_collection_only(
+    client: AsyncTestClient[Any], app: App, tokens: dict[str, str]
+) -> None:
+    posts, comments = app.store.find("posts"), app.store.find("comments")
+    assert posts is not None and comments is not None
+    live = records_live.live_tables(app)
+    posts_tab, comments_tab = live.open(posts.id), live.open(comments.id)
+    try:
+        resp = await client.post(
+            "/api/collections/posts/records",
+            json={"title": "live"},
+            headers={"Authorization": tokens["superuser"]},
+        )
+        assert resp.status_code == 200
+        # the listener ran on the writer thread at commit; its hop to this loop is queued
+        assert await posts_tab.wait(5.0)
+        assert not comments_tab._wake.is_set()
+    finally:
+        live.close(posts_tab)
+        live.close(comments_tab)
+    assert live.watched == frozenset()
 
 
 def _png() -> bytes:
@@ -213,3 +296,63 @@ def test_records_screen_flow(admin_page: Any, admin_server: AdminServer) -> None
     expect(page.locator("#notice")).to_have_text("Deleted 2 records.")
     expect(page.locator("#records-table tbody tr")).to_have_count(1)
     assert _titles(api) == ["Charlie post"]
+
+
+@pytest.mark.slow
+def test_auth_record_flow(admin_page: Any, admin_server: AdminServer) -> None:
+    from playwright.sync_api import expect
+
+    page, api = admin_page, admin_server.api
+    created = api.post(
+        "/api/collections",
+        json={"name": "rec_members", "type": "auth", "viewRule": "id = @request.auth.id", "fields": []},
+    )
+    assert created.status_code == 200, created.text
+    email = "member@example.com"
+
+    page.goto("/_/records/rec_members/new")
+    page.fill("#record-form-email", email)
+    page.fill("#record-form-password", "first-password-1")
+    page.fill("#record-form-passwordConfirm", "other-password-1")
+    submit(page, "record-form")  # PocketBase's mismatch message, next to the confirmation
+    expect(page.locator("#record-form-passwordConfirm-error")).to_be_visible()
+    page.fill("#record-form-password", "first-password-1")
+    page.fill("#record-form-passwordConfirm", "first-password-1")
+    submit(page, "record-form")
+    expect(page.locator("#records-saved")).to_be_visible()
+    member = api.get("/api/collections/rec_members/records", params={"filter": f"email='{email}'"}).json()[
+        "items"
+    ][0]
+    assert member["verified"] is False
+
+    page.click(f"#edit-{member['id']}")
+    page.click("#record-send-verification")
+    expect(page.locator("#notice")).to_have_text(f"Sent a verification email to {email}.")
+    assert admin_server.mails_to(email, "Verify")
+    page.click("#record-send-reset")
+    expect(page.locator("#notice")).to_have_text(f"Sent a password reset email to {email}.")
+    assert admin_server.mails_to(email, "Reset")
+
+    page.fill("#record-impersonate-duration", "600")
+    submit(page, "record-impersonate")
+    token = page.locator("#record-impersonate-token")
+    expect(token).to_be_visible()
+    seen = httpx.get(
+        f"{admin_server.url}/api/collections/rec_members/records/{member['id']}",
+        headers={"Authorization": token.input_value()},
+    )
+    assert seen.status_code == 200 and seen.json()["email"] == email
+    shot(page, "records-auth")
+
+    # verified flag and a new password, set by the superuser through the form
+    page.check("#record-form-verified")
+    page.fill("#record-form-password", "second-password-2")
+    page.fill("#record-form-passwordConfirm", "second-password-2")
+    submit(page, "record-form")
+    expect(page.locator("#records-saved")).to_be_visible()
+    assert api.get(f"/api/collections/rec_members/records/{member['id']}").json()["verified"] is True
+    login = httpx.post(
+        f"{admin_server.url}/api/collections/rec_members/auth-with-password",
+        json={"identity": email, "password": "second-password-2"},
+    )
+    assert login.status_code == 200
