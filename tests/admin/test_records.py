@@ -124,6 +124,46 @@ async def test_records_home_opens_the_first_collection_and_guests_sign_in_first(
     assert missing.status_code == 404
 
 
+async def test_a_view_collection_lists_and_shows_records_read_only(
+    client: AsyncTestClient[Any], tokens: dict[str, str]
+) -> None:
+    body = {"name": "post_titles", "type": "view", "viewQuery": "SELECT id, title FROM posts"}
+    made = await client.post("/api/collections", json=body, headers={"Authorization": tokens["superuser"]})
+    assert made.status_code == 200, made.text
+    await sign_in(client)
+    table = await client.get("/_/records/post_titles")
+    assert table.status_code == 200 and 'id="records-new"' not in table.text
+    rid = fixture_data.POST_RECORDS[0]["id"]
+    shown = await client.get(f"/_/records/post_titles/edit/{rid}")
+    assert shown.status_code == 200
+    assert 'id="record-view"' in shown.text and 'id="record-form"' not in shown.text
+    assert fixture_data.POST_RECORDS[0]["title"] in shown.text
+
+
+async def test_multi_file_field_uploads_append_and_removals_go_through_the_api(
+    client: AsyncTestClient[Any], tokens: dict[str, str]
+) -> None:
+    su = {"Authorization": tokens["superuser"]}
+    fields = [{"name": "docs", "type": "file", "maxSelect": 5, "maxSize": 1 << 20}]
+    assert (
+        await client.post("/api/collections", json={"name": "rec_docs", "fields": fields}, headers=su)
+    ).is_success
+    await sign_in(client)
+    files = [("docs", ("a.txt", b"aaa", "text/plain")), ("docs", ("b.txt", b"bbb", "text/plain"))]
+    resp = await client.post("/_/api/records/rec_docs/new", files=files, headers=_ds(client))
+    assert resp.status_code == 200 and "window.location.assign" in resp.text
+    record = (await client.get("/api/collections/rec_docs/records", headers=su)).json()["items"][0]
+    assert len(record["docs"]) == 2
+    first, second = record["docs"]
+    more = [("docs", ("c.txt", b"ccc", "text/plain"))]
+    resp = await client.post(
+        f"/_/api/records/rec_docs/{record['id']}/save", data={"docs-": first}, files=more, headers=_ds(client)
+    )
+    assert "window.location.assign" in resp.text
+    docs = (await client.get(f"/api/collections/rec_docs/records/{record['id']}", headers=su)).json()["docs"]
+    assert len(docs) == 2 and first not in docs and second in docs and docs[1].startswith("c")
+
+
 async def test_relation_picker_searches_the_target_and_adds_a_chip(client: AsyncTestClient[Any]) -> None:
     await sign_in(client)
     found = await client.get("/_/api/records/posts/relation/likes", params={"q": "Two"}, headers=DS)
@@ -234,6 +274,7 @@ def test_records_screen_flow(admin_page: Any, admin_server: AdminServer) -> None
     page.set_input_files(
         "#record-form-cover", files=[{"name": "cover.png", "mimeType": "image/png", "buffer": _png()}]
     )
+    expect(page.locator("#record-form-cover-new img")).to_be_visible()  # previewed before upload
     page.fill("#record-form-author-search", "Ada")
     page.locator(f"#rel-author-option-{ada['id']}").click()
     expect(page.locator(f"#rel-author-{ada['id']}")).to_contain_text("Ada Lovelace")
