@@ -149,7 +149,9 @@ async def records_live_stream(request: Request[Any, Any, Any]) -> Response[Any]:
 
     async def live(admin: Admin) -> Response[Any]:
         collection = await collection_of(admin, request.path_params["collection"])
-        return ds_render.DatastarResponse(records_live.stream(admin.app, str(collection["id"])))
+        ip = request.client.host if request.client else ""
+        table_watch = records_live.watch(admin.app, str(collection["name"]), admin.auth, ip)
+        return ds_render.DatastarResponse(records_live.stream(table_watch, admin.app))
 
     return await endpoint(request, live)
 

@@ -1,128 +1,124 @@
 """Live records tables: an open table reloads itself when its collection changes.
 
-A `Database` listener (like core/ui/changes.py, on the writer thread after each commit) reads
-the table names of the changeset and nudges the open tables of those collections; the same
-listener hears replicated changes applied under `--ha` and a backup restore (all tables). A
-nudged stream tells its page to reload the table (`#records-reload`, a button rendered with the
-table's current filter, sort and page), so the stream holds no table state: a reload runs the
-same guarded endpoint, with the same rules, as a click on the pager. A burst of writes wakes a
-stream once: nudges coalesce while the reload is on its way.
+Each open table holds a client of the realtime broker (core/realtime), subscribed as the
+superuser to `{collection}/*`: the very events an app's SDK gets, from every worker (the
+broker's NATS bus) and, under `--ha`, from changes replicated from other nodes. A record
+event tells the page to reload its table (`#records-reload`, a button rendered with the
+table's current filter, sort and page), so the stream holds no table state and a reload runs
+the same guarded endpoint as a click on the pager. Events that arrive together wake the
+stream once. When the broker ends the client (its idle or total time limit, a changed
+superuser password), a new one subscribes and the table reloads once, for what it may have
+missed in between.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
-import apsw
 from datastar_py.sse import DatastarEvent
 
+from core.api.realtime import broker_of
 from core.app import App
-from core.store.db import Change
+from core.realtime import Broker, Client
+from core.store.request import Auth
 from core.ui import render as ds_render
 from core.ui.endpoints.stream import KEEPALIVE, keepalive_seconds
-from core.ui.hub import Tab
-
-log = logging.getLogger("core.admin")
 
 SERVICE = "admin.records.live"
 RELOAD = "document.getElementById('records-reload')?.click()"
 
 
-class LiveTables:
-    def __init__(self, app: App, loop: asyncio.AbstractEventLoop) -> None:
-        self.app = app
-        self.loop = loop
-        self.tabs: set[Tab] = set()
-        # the collection ids of the open tables, replaced (never mutated): the writer thread reads it
-        self.watched: frozenset[str] = frozenset()
+class TableWatch:
+    """One open table's subscription to its collection's record events."""
 
-    def open(self, collection_id: str) -> Tab:
-        tab = Tab(device="", token="", collection=collection_id)
-        self.tabs.add(tab)
-        self._rewatch()
-        return tab
+    def __init__(self, broker: Broker, topic: str, auth: Auth, ip: str) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.auth = auth
+        self.ip = ip
+        self.closed = False
+        self._wake = asyncio.Event()
+        self._client: Client | None = None
+        self._pump: asyncio.Task[None] | None = None
 
-    def close(self, tab: Tab) -> None:
-        tab.closed = True
-        self.tabs.discard(tab)
-        self._rewatch()
+    async def _subscribe(self) -> None:
+        client = await self.broker.open(self.ip)
+        self.broker.subscribe(client, [self.topic], self.auth)
+        frames = 0
 
-    def _rewatch(self) -> None:
-        self.watched = frozenset(t.collection for t in self.tabs)
+        async def sink(_message: Any) -> None:
+            nonlocal frames
+            frames += 1
+            if frames > 1:  # the first frame is PB_CONNECT
+                self._wake.set()
 
-    def nudge(self, collection_ids: frozenset[str] | None) -> None:
-        for tab in self.tabs:
-            if collection_ids is None or tab.collection in collection_ids:
-                tab.nudge()
+        self._client = client
+        self._pump = asyncio.create_task(client.pump(sink), name="admin records live")
+        self._pump.add_done_callback(lambda _task: self._wake.set())
 
-    def __call__(self, change: Change) -> None:
-        watched = self.watched
-        if not watched:
-            return
-        if change.tags.get("data_replaced"):
-            self._hop(None)
-            return
-        if not change.changeset:
-            return
-        hits: set[str] = set()
-        registry = self.app.store.registry
+    async def wait(self, timeout: float) -> bool:
+        """True when the collection changed (or may have) within `timeout` seconds."""
+        if self.closed:
+            return True
+        if self._client is None:
+            await self._subscribe()
         try:
-            for item in apsw.Changeset.iter(change.changeset):
-                col = registry.find(item.name)
-                if col is not None and col.id in watched:
-                    hits.add(col.id)
-                    if hits == watched:
-                        break
-        except apsw.Error:
-            log.exception("admin: could not read a changeset")
-            return
-        if hits:
-            self._hop(frozenset(hits))
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._wake.clear()
+        if not self.closed and self._client is not None and self._client.discarded:
+            await self._end_client()
+            await self._subscribe()
+        return True
 
-    def _hop(self, collection_ids: frozenset[str] | None) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closing
-            self.loop.call_soon_threadsafe(self.nudge, collection_ids)
+    async def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+        await self._end_client()
 
-
-def live_tables(app: App) -> LiveTables:
-    """The process's live tables, listening to the database from the first open table on."""
-    live = app.services.get(SERVICE)
-    if live is None:
-        live = LiveTables(app, asyncio.get_running_loop())
-        app.store.db.listeners.append(live)
-        app.services[SERVICE] = live
-    return live
+    async def _end_client(self) -> None:
+        if self._client is not None:
+            self.broker.disconnect(self._client.id)
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
 
 
-async def stream(app: App, collection_id: str) -> AsyncIterator[DatastarEvent]:
+def _open_watches(app: App) -> set[TableWatch]:
+    watches: set[TableWatch] = app.services.setdefault(SERVICE, set())
+    return watches
+
+
+def watch(app: App, collection: str, auth: Auth, ip: str) -> TableWatch:
+    """A subscription to the record events of `collection` (close it when done)."""
+    table_watch = TableWatch(broker_of(app), f"{collection}/*", auth, ip)
+    _open_watches(app).add(table_watch)
+    return table_watch
+
+
+async def stream(table_watch: TableWatch, app: App) -> AsyncIterator[DatastarEvent]:
     """The events of one open table: a reload after each change of its collection."""
-    live = live_tables(app)
-    tab = live.open(collection_id)
     keepalive = keepalive_seconds(app.settings.env)
     try:
-        while not tab.closed:
-            if await tab.wait(keepalive):
-                if tab.closed:
+        while not table_watch.closed:
+            if await table_watch.wait(keepalive):
+                if table_watch.closed:
                     break
                 yield ds_render.SSE.execute_script(RELOAD)
             else:
                 yield KEEPALIVE
     finally:
-        live.close(tab)
+        await table_watch.close()
+        _open_watches(app).discard(table_watch)
 
 
 async def on_shutdown(app: App) -> None:
-    """End the open streams (the server waits for open responses) and stop listening."""
-    live = app.services.pop(SERVICE, None)
-    if live is None:
-        return
-    if live in app.store.db.listeners:
-        app.store.db.listeners.remove(live)
-    for tab in list(live.tabs):
-        tab.closed = True
-        tab.nudge()
-    live.tabs.clear()
-    live._rewatch()
+    """End the open streams: the server waits for open responses before it stops."""
+    for table_watch in list(app.services.pop(SERVICE, set())):
+        await table_watch.close()

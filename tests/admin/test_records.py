@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
@@ -13,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from core.admin import records_live
 from core.admin import records_values as values
 from core.app import App
+from core.store.request import RequestContext
 from tests import fixture_data
 from tests.admin.conftest import AdminServer, shot, submit
 from tests.admin.test_session import DS, sign_in
@@ -186,27 +188,31 @@ async def test_relation_picker_searches_the_target_and_adds_a_chip(client: Async
     assert "selector #rel-author-selected" in one.text and "mergeMode inner" in one.text
 
 
-async def test_an_open_table_is_nudged_by_writes_to_its_collection_only(
+async def test_an_open_table_wakes_on_record_events_of_its_collection_only(
     client: AsyncTestClient[Any], app: App, tokens: dict[str, str]
 ) -> None:
-    posts, comments = app.store.find("posts"), app.store.find("comments")
-    assert posts is not None and comments is not None
-    live = records_live.live_tables(app)
-    posts_tab, comments_tab = live.open(posts.id), live.open(comments.id)
-    try:
-        resp = await client.post(
-            "/api/collections/posts/records",
-            json={"title": "live"},
-            headers={"Authorization": tokens["superuser"]},
-        )
-        assert resp.status_code == 200
-        # the listener ran on the writer thread at commit; its hop to this loop is queued
-        assert await posts_tab.wait(5.0)
-        assert not comments_tab._wake.is_set()
-    finally:
-        live.close(posts_tab)
-        live.close(comments_tab)
-    assert live.watched == frozenset()
+    resolved = await app.auth.resolve(tokens["superuser"])
+    posts_col = app.store.find("posts")
+    assert resolved is not None and posts_col is not None
+    su = resolved[0]
+
+    async def scenario() -> None:
+        posts = records_live.watch(app, "posts", su, "127.0.0.1")
+        comments = records_live.watch(app, "comments", su, "127.0.0.1")
+        try:
+            # subscribed: a first wait with nothing written comes back empty at once
+            assert not await posts.wait(0) and not await comments.wait(0)
+            await app.store.create_record(posts_col, {"title": "live"}, RequestContext(auth=su))
+            assert await posts.wait(10.0)
+            # the broker handles events one at a time, in order: the posts event is done with
+            assert not comments._wake.is_set()
+        finally:
+            await posts.close()
+            await comments.close()
+        assert not [c for c in records_live.broker_of(app).clients.values() if not c.discarded]
+
+    # the app (and its realtime broker) runs on the test client's portal thread: so must the watch
+    await anyio.to_thread.run_sync(client.blocking_portal.call, scenario)
 
 
 def _png() -> bytes:
