@@ -4,7 +4,7 @@ The table pages, filters (PocketBase's filter syntax; the API's error is shown u
 input) and sorts on the server through the records list handler of the REST API, as the
 superuser; a column header click sorts, the pager pages, and the columns shown are the
 browser's own choice (signals kept in localStorage). Bulk delete runs the API's delete per
-record, as PocketBase's dashboard does. An open table reloads itself when its collection
+record, as PocketBase's dashboard does (recordsList.js). An open table reloads itself when its collection
 changes (records_live). The record form is records_form.
 """
 
@@ -29,7 +29,10 @@ from core.ui import render as ds_render
 BASE = "/_/records"
 API = "/_/api/records"
 TABLE = "admin/records/table.html"
-SORT = "-@rowid"  # PocketBase's dashboard default: the newest first, whatever the fields
+# PocketBase's dashboard (ui/src/records/recordsList.js): 40 a page, the newest first (a view
+# has no rowid order to fall back on: no sort)
+SORT = "-@rowid"
+PER_PAGE = 40
 
 
 def table_base(name: str) -> str:
@@ -92,7 +95,9 @@ async def records_home(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _table_context(admin: Admin, collection: dict[str, Any]) -> dict[str, Any]:
-    query = table_query(admin.request, sort=SORT)
+    query = table_query(
+        admin.request, sort=SORT if collection.get("type") != "view" else "", per_page=PER_PAGE
+    )
     name = str(collection["name"])
     result = await admin.call(
         records_api.list_records, path_params={"collection": name}, query=query, method="GET"
@@ -119,7 +124,8 @@ async def records_page(request: Request[Any, Any, Any]) -> Response[Any]:
     async def build(admin: Admin) -> Response[Any]:
         collection = await collection_of(admin, request.path_params["collection"])
         context = await _table_context(admin, collection)
-        saved = request.query_params.get("saved", "")
+        # what the record form did before it came back here (ids only: nothing else is echoed)
+        saved, deleted = request.query_params.get("saved", ""), request.query_params.get("deleted", "")
         return render_page(
             admin,
             "admin/records/list.html",
@@ -127,6 +133,7 @@ async def records_page(request: Request[Any, Any, Any]) -> Response[Any]:
             active="records",
             collections=await collection_names(admin),
             saved=saved if saved.isalnum() else "",
+            deleted=deleted if deleted.isalnum() else "",
             cols_signals=column_signals(str(collection["id"]), context["columns"]),
             **context,
         )
@@ -170,7 +177,7 @@ async def bulk_delete(request: Request[Any, Any, Any]) -> Response[Any]:
             if not result.ok:
                 failed.append(f"{record_id}: {result.message}")
         deleted = len(ids) - len(failed)
-        text = f"Deleted {deleted} record{'' if deleted == 1 else 's'}."
+        text = f"Successfully deleted {deleted} {'record' if deleted == 1 else 'records'}."
         if failed:
             text += " Not deleted: " + "; ".join(failed)
         table = fragment(admin, TABLE, **await _table_context(admin, collection))

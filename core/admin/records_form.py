@@ -310,7 +310,7 @@ async def delete_record(request: Request[Any, Any, Any]) -> Response[Any]:
         result = await admin.call(records_api.delete_record, path_params=path, method="DELETE")
         if not result.ok:
             return ds_render.notice_response(result.message, error=True)
-        return ds_render.respond(ds_render.redirect(table_base(name)))
+        return ds_render.respond(ds_render.redirect(f"{table_base(name)}?deleted={record_id}"))
 
     return await endpoint(request, delete)
 
@@ -361,7 +361,8 @@ async def _send(admin: Admin, request: Request[Any, Any, Any], handler: Any, wha
     result = await admin.call(handler, path_params={"collection": name}, body={"email": email}, method="POST")
     if not result.ok:
         return ds_render.notice_response(result.message, error=True)
-    return ds_render.notice_response(f"Sent a {what} email to {email}.")
+    # PocketBase's dashboard words (ui/src/records/recordUpsertModal.js)
+    return ds_render.notice_response(f"Successfully sent {what} email to {email}.")
 
 
 routes = [

@@ -340,7 +340,7 @@ def test_records_screen_flow(admin_page: Any, admin_server: AdminServer) -> None
         page.check(f"#record-{rid} input[name=ids]")
     page.once("dialog", lambda d: d.accept())
     page.click("#records-bulk-delete")
-    expect(page.locator("#notice")).to_have_text("Deleted 2 records.")
+    expect(page.locator("#notice")).to_have_text("Successfully deleted 2 records.")
     expect(page.locator("#records-table tbody tr")).to_have_count(1)
     assert _titles(api) == ["Charlie post"]
 
@@ -373,11 +373,13 @@ def test_auth_record_flow(admin_page: Any, admin_server: AdminServer) -> None:
     assert member["verified"] is False
 
     page.click(f"#edit-{member['id']}")
+    page.once("dialog", lambda d: d.accept())
     page.click("#record-send-verification")
-    expect(page.locator("#notice")).to_have_text(f"Sent a verification email to {email}.")
+    expect(page.locator("#notice")).to_have_text(f"Successfully sent verification email to {email}.")
     assert admin_server.mails_to(email, "Verify")
+    page.once("dialog", lambda d: d.accept())
     page.click("#record-send-reset")
-    expect(page.locator("#notice")).to_have_text(f"Sent a password reset email to {email}.")
+    expect(page.locator("#notice")).to_have_text(f"Successfully sent password reset email to {email}.")
     assert admin_server.mails_to(email, "Reset")
 
     page.fill("#record-impersonate-duration", "600")
@@ -403,3 +405,9 @@ def test_auth_record_flow(admin_page: Any, admin_server: AdminServer) -> None:
         json={"identity": email, "password": "second-password-2"},
     )
     assert login.status_code == 200
+
+    page.click(f"#edit-{member['id']}")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#record-delete")
+    expect(page.locator("#records-deleted")).to_have_text(f'Successfully deleted record "{member["id"]}".')
+    assert api.get(f"/api/collections/rec_members/records/{member['id']}").status_code == 404
