@@ -99,9 +99,11 @@ async def _table_context(admin: Admin, collection: dict[str, Any]) -> dict[str, 
         admin.request, sort=SORT if collection.get("type") != "view" else "", per_page=PER_PAGE
     )
     name = str(collection["name"])
-    result = await admin.call(
-        records_api.list_records, path_params={"collection": name}, query=query, method="GET"
-    )
+    # relations show their records' names, as the list's `expand` gives them
+    relations = [str(f["name"]) for f in collection.get("fields") or [] if f.get("type") == "relation"]
+    api_query = {**query, "expand": ",".join(relations)} if relations else query
+    path = {"collection": name}
+    result = await admin.call(records_api.list_records, path_params=path, query=api_query, method="GET")
     error = "" if result.ok else (result.message or "Invalid filter.")
     paging = Paging.of(result.data if result.ok else {}, query)
     columns = values.table_columns(collection)

@@ -72,21 +72,15 @@ async def _labels(admin: Admin, collection: dict[str, Any], record: dict[str, An
             continue
         target = str(f.get("collectionId") or "")
         found = await _search(admin, target, "", ids)
-        out.update({str(r["id"]): _label(r) for r in found})
+        out.update(found)
     return out
 
 
-def _label(record: dict[str, Any]) -> str:
-    """What a relation chip shows: the first text-ish value beside the id."""
-    for key in ("name", "title", "email", "username", "label"):
-        if record.get(key):
-            return f"{record[key]} ({record['id']})"
-    return str(record.get("id", ""))
-
-
-async def _search(admin: Admin, target: str, q: str, ids: list[str] | None = None) -> list[dict[str, Any]]:
-    """Records of `target` whose id or text fields contain `q` (or whose id is in `ids`)."""
+async def _search(admin: Admin, target: str, q: str, ids: list[str] | None = None) -> list[tuple[str, str]]:
+    """(id, label) of the records of `target` whose id or text fields contain `q` (or whose id
+    is in `ids`)."""
     collection = await collection_of(admin, target)
+    presentable = [str(f["name"]) for f in collection.get("fields") or [] if f.get("presentable")]
     if ids is not None:
         terms = [f"id='{_quote(i)}'" for i in ids]
     else:
@@ -103,7 +97,7 @@ async def _search(admin: Admin, target: str, q: str, ids: list[str] | None = Non
     path = {"collection": str(collection["name"])}
     result = await admin.call(records_api.list_records, path_params=path, query=query, method="GET")
     items = result.data.get("items") if result.ok and isinstance(result.data, dict) else []
-    return [r for r in items or [] if isinstance(r, dict)]
+    return [(str(r["id"]), values.record_label(r, presentable)) for r in items or [] if isinstance(r, dict)]
 
 
 def _quote(text: str) -> str:
@@ -254,7 +248,7 @@ async def relation_search(request: Request[Any, Any, Any]) -> Response[Any]:
         found = await _search(admin, str(f.get("collectionId") or ""), q)
         context = {
             "f": f,
-            "options": [(str(r["id"]), _label(r)) for r in found],
+            "options": found,
             "api": f"{API}/{collection['name']}",
         }
         return ds_render.respond(fragment(admin, RELATION_OPTIONS, **context))
@@ -280,10 +274,10 @@ async def relation_pick(request: Request[Any, Any, Any]) -> Response[Any]:
     return await endpoint(request, pick)
 
 
-def _chip(f: dict[str, Any], record: dict[str, Any]) -> Any:
+def _chip(f: dict[str, Any], picked: tuple[str, str]) -> Any:
     """The picked record's chip, appended to the chosen ones (or replacing the one chip of a
     single relation): the chips are the form's inputs, so the page keeps the choice."""
-    html = render_fragment(RELATION_CHIP, f=f, rid=str(record["id"]), label=_label(record))
+    html = render_fragment(RELATION_CHIP, f=f, rid=picked[0], label=picked[1])
     mode = FragmentMergeMode.APPEND if values.is_multi(f) else FragmentMergeMode.INNER
     return ds_render.SSE.merge_fragments(html, selector=f"#rel-{f['name']}-selected", merge_mode=mode)
 

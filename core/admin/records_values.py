@@ -12,7 +12,7 @@ beside the uploaded files, so the API validates them exactly as a JSON request.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +160,28 @@ def as_list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value if v not in (None, "")]
     return [str(value)]
+
+
+LABEL_KEYS = ("name", "title", "email", "username", "label")
+
+
+def record_label(record: Mapping[str, Any], presentable: Iterable[str] = ()) -> str:
+    """How a related record is shown: its presentable fields (as the collection marks them),
+    else a name-like field, beside its id."""
+    shown = [str(record[k]) for k in presentable if record.get(k) not in (None, "", [])]
+    if not shown:
+        shown = [str(record[k]) for k in LABEL_KEYS if record.get(k)][:1]
+    rid = str(record.get("id", ""))
+    return f"{', '.join(shown)} ({rid})" if shown else rid
+
+
+def relation_labels(row: Mapping[str, Any], name: str) -> list[str]:
+    """The labels of a relation cell, from the list's `expand` (the ids where it has none)."""
+    expanded = (row.get("expand") or {}).get(name)
+    records = expanded if isinstance(expanded, list) else [expanded] if isinstance(expanded, dict) else []
+    if records:
+        return [record_label(r) for r in records if isinstance(r, Mapping)]
+    return as_list(row.get(name))
 
 
 def json_text(value: Any) -> str:

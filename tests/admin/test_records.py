@@ -294,6 +294,7 @@ def test_records_screen_flow(admin_page: Any, admin_server: AdminServer) -> None
     assert alpha["due"] == "2024-05-01 10:30:15.000Z" and alpha["tags"] == ["red", "blue"]
     assert alpha["meta"] == {"answer": 42} and alpha["cover"].startswith("cover")
     expect(page.locator(f"#record-{alpha['id']} img.thumb")).to_be_visible()
+    expect(page.locator(f"#record-{alpha['id']}")).to_contain_text(f"Ada Lovelace ({ada['id']})")
 
     # live: records written through the REST API appear in the open table, no reload
     for title in ("Charlie post", "Bravo post"):
