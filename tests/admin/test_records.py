@@ -74,6 +74,28 @@ async def test_table_filters_sorts_and_shows_filter_errors_inline(client: AsyncT
     assert "No records found." in bad.text
 
 
+async def test_table_pages_on_the_server(client: AsyncTestClient[Any]) -> None:
+    await sign_in(client)
+    total = len(fixture_data.POST_RECORDS)
+    assert total >= 2
+    resp = await client.get("/_/api/records/posts/table", params={"perPage": "1", "page": "2"}, headers=DS)
+    assert resp.status_code == 200
+    assert f"{total} items" in resp.text and '<span aria-current="page" class="current">2</span>' in resp.text
+    assert resp.text.count('name="ids"') == 1
+    # the pager's links keep the table's state and load through the table endpoint
+    assert "/_/api/records/posts/table?page=1&amp;perPage=1" in resp.text
+
+
+def test_related_records_are_labelled_by_presentable_fields() -> None:
+    record = {"id": "r1", "name": "Ada", "code": "A-1"}
+    assert values.record_label(record, ["code"]) == "A-1 (r1)"
+    assert values.record_label(record) == "Ada (r1)"
+    assert values.record_label({"id": "r2"}) == "r2"
+    row = {"author": "r1", "expand": {"author": record}, "likes": ["x", "y"]}
+    assert values.relation_labels(row, "author") == ["Ada (r1)"]
+    assert values.relation_labels(row, "likes") == ["x", "y"]
+
+
 async def test_record_form_shows_pocketbase_errors_next_to_the_inputs(client: AsyncTestClient[Any]) -> None:
     await sign_in(client)
     # PocketBase: a required text left empty is "Cannot be blank."; an unknown select value
