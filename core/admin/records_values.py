@@ -79,6 +79,8 @@ def read_record_form(
             try:
                 out.body[name] = json.loads(text) if text.strip() else None
             except ValueError:
+                # never sent (an error stops the call): kept so the form shows what was typed
+                out.body[name] = text
                 out.errors[name] = JSON_INVALID
         elif kind == "number":
             out.body[name] = _number(str(values[0]) if values else "")

@@ -36,6 +36,7 @@ def test_record_form_values_are_typed_per_field() -> None:
             {"name": "meta", "type": "json"},
             {"name": "bad", "type": "json"},
             {"name": "created", "type": "autodate"},
+            {"name": "where", "type": "geoPoint"},
         ],
     }
     form = {
@@ -44,6 +45,8 @@ def test_record_form_values_are_typed_per_field() -> None:
         "meta": ['{"a": 1}'],
         "bad": ["{nope"],
         "created": ["x"],
+        "where.lon": ["1.5"],
+        "where.lat": ["-2"],
     }
     posted = values.read_record_form(collection, form, creating=True)
     assert posted.body == {
@@ -52,6 +55,8 @@ def test_record_form_values_are_typed_per_field() -> None:
         "when": "2024-05-01 10:30:00.000Z",
         "tags": [],
         "meta": {"a": 1},
+        "bad": "{nope",  # never sent: an error stops the call
+        "where": {"lon": 1.5, "lat": -2},
     }
     assert posted.errors == {"bad": values.JSON_INVALID}
     assert values.to_local_input("2024-05-01 10:30:15.123Z") == "2024-05-01T10:30:15"
@@ -110,6 +115,7 @@ async def test_record_form_shows_pocketbase_errors_next_to_the_inputs(client: As
         "/_/api/records/posts/new", data={"title": "x", "meta": "{oops"}, headers=_ds(client)
     )
     assert 'id="record-form-meta-error"' in resp.text and values.JSON_INVALID in resp.text
+    assert "{oops</textarea>" in resp.text  # what was typed stays
 
 
 def test_file_inputs_append_to_multi_fields_and_replace_single_ones() -> None:
