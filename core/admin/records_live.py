@@ -8,7 +8,8 @@ table's current filter, sort and page), so the stream holds no table state and a
 the same guarded endpoint as a click on the pager. Events that arrive together wake the
 stream once. When the broker ends the client (its idle or total time limit, a changed
 superuser password), a new one subscribes and the table reloads once, for what it may have
-missed in between.
+missed in between; when the broker itself stopped (shutdown: it stops before this package's
+hook runs), the stream ends, or the server would wait for it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from datastar_py.sse import DatastarEvent
 
+from core.api.realtime import SERVICE as REALTIME
 from core.api.realtime import broker_of
 from core.app import App
 from core.realtime import Broker, Client
@@ -34,7 +36,8 @@ RELOAD = "document.getElementById('records-reload')?.click()"
 class TableWatch:
     """One open table's subscription to its collection's record events."""
 
-    def __init__(self, broker: Broker, topic: str, auth: Auth, ip: str) -> None:
+    def __init__(self, app: App, broker: Broker, topic: str, auth: Auth, ip: str) -> None:
+        self.app = app
         self.broker = broker
         self.topic = topic
         self.auth = auth
@@ -72,7 +75,11 @@ class TableWatch:
         self._wake.clear()
         if not self.closed and self._client is not None and self._client.discarded:
             await self._end_client()
-            await self._subscribe()
+            if self.app.services.get(REALTIME) is not self.broker:
+                # the broker stopped (the server is shutting down): so does the stream
+                self.closed = True
+            else:
+                await self._subscribe()
         return True
 
     async def close(self) -> None:
@@ -97,7 +104,7 @@ def _open_watches(app: App) -> set[TableWatch]:
 
 def watch(app: App, collection: str, auth: Auth, ip: str) -> TableWatch:
     """A subscription to the record events of `collection` (close it when done)."""
-    table_watch = TableWatch(broker_of(app), f"{collection}/*", auth, ip)
+    table_watch = TableWatch(app, broker_of(app), f"{collection}/*", auth, ip)
     _open_watches(app).add(table_watch)
     return table_watch
 

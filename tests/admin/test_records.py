@@ -3,6 +3,7 @@ Chromium against a real `core serve` (each confirmed through the JSON API)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -240,6 +241,32 @@ async def test_an_open_table_wakes_on_record_events_of_its_collection_only(
         assert not [c for c in records_live.broker_of(app).clients.values() if not c.discarded]
 
     # the app (and its realtime broker) runs on the test client's portal thread: so must the watch
+    await anyio.to_thread.run_sync(client.blocking_portal.call, scenario)
+
+
+async def test_an_open_table_stream_ends_when_the_broker_stops(
+    client: AsyncTestClient[Any], app: App, tokens: dict[str, str]
+) -> None:
+    # at shutdown the realtime broker stops (and drops its clients) before the dashboard's own
+    # hook runs: a stream that subscribed again would keep the server from stopping
+    resolved = await app.auth.resolve(tokens["superuser"])
+    assert resolved is not None
+
+    async def scenario() -> None:
+        table_watch = records_live.watch(app, "posts", resolved[0], "127.0.0.1")
+        assert not await table_watch.wait(0)  # subscribed
+        events = records_live.stream(table_watch, app)
+        waiting = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0)  # the stream waits
+        broker = app.services.pop("realtime")
+        try:
+            await broker.stop()
+            with pytest.raises(StopAsyncIteration):
+                await waiting  # the drop wakes the stream, and it ends without subscribing again
+            assert table_watch.closed and not broker.clients
+        finally:
+            app.services["realtime"] = broker
+
     await anyio.to_thread.run_sync(client.blocking_portal.call, scenario)
 
 
