@@ -235,6 +235,15 @@ async def test_an_open_table_wakes_on_record_events_of_its_collection_only(
             assert await posts.wait(10.0)
             # the broker handles events one at a time, in order: the posts event is done with
             assert not comments._wake.is_set()
+            # the broker drops an idle client (its 5 minute limit): the table reloads once, for
+            # what it may have missed, and listens again through a new client
+            dropped = posts._client
+            assert dropped is not None
+            dropped.discard()
+            assert await posts.wait(10.0)
+            assert posts._client is not dropped and not posts._client.discarded
+            await app.store.create_record(posts_col, {"title": "again"}, RequestContext(auth=su))
+            assert await posts.wait(10.0)
         finally:
             await posts.close()
             await comments.close()
