@@ -50,6 +50,9 @@ from core.admin import (
     crons,
     home,
     install,
+    records,
+    records_form,
+    records_live,
     settings,
     signin,
     superusers,
@@ -66,8 +69,14 @@ routes: list[Any] = [
     *crons.routes,
     *collections_sync.routes,
     *collections.routes,
+    *records.routes,
+    *records_form.routes,
 ]
 
 
 async def on_startup(app: App) -> None:
     await install.on_startup(app)
+
+
+async def on_shutdown(app: App) -> None:
+    await records_live.on_shutdown(app)
