@@ -9,6 +9,7 @@ from litestar import Request, Response, delete, get, patch, post, put
 
 from core.api._helpers import pick_fields
 from core.api.common import core_app, json_response, no_content, read_body, require_superuser
+from core.auth import oauth2
 from core.errors import ApiError
 from core.store.collections import normalize_new_collection, search_collections
 from core.store.record_query import ListParams
@@ -58,7 +59,7 @@ async def scaffolds(request: Request[Any, Any, Any]) -> Response[bytes]:
 @get("/api/collections/meta/oauth2-providers")
 async def oauth2_providers(request: Request[Any, Any, Any]) -> Response[bytes]:
     await require_superuser(request)
-    return json_response([])
+    return json_response(oauth2.listing())
 
 
 @put("/api/collections/import", status_code=200)

@@ -272,6 +272,20 @@ SCENARIOS = [
     ),
     Scenario("scaffolds as guest", "GET", "/api/collections/meta/scaffolds", 401),
     Scenario(
+        "oauth2 providers, in PocketBase's order",
+        "GET",
+        "/api/collections/meta/oauth2-providers",
+        200,
+        auth="superuser",
+        contains=[
+            '[{"name":"apple","displayName":"Apple","logo":"<svg',
+            '{"name":"oidc3","displayName":"OIDC"',
+        ],
+        not_contains=['"order"', '"pkce"', '"authURL"'],
+    ),
+    Scenario("oauth2 providers as guest", "GET", "/api/collections/meta/oauth2-providers", 401),
+    Scenario("oauth2 providers as user", "GET", "/api/collections/meta/oauth2-providers", 403, auth="user1"),
+    Scenario(
         "import requires collections",
         "PUT",
         "/api/collections/import",

@@ -21,7 +21,16 @@ from core.auth.oauth2.microsoft import Microsoft
 from core.auth.oauth2.oidc import OIDC
 from core.store.schema import Collection
 
-__all__ = ["AuthUser", "Provider", "TokenExchangeError", "UserFetchError", "configs", "enabled", "provider"]
+__all__ = [
+    "AuthUser",
+    "Provider",
+    "TokenExchangeError",
+    "UserFetchError",
+    "configs",
+    "enabled",
+    "listing",
+    "provider",
+]
 
 PROVIDERS: dict[str, type[Provider]] = {
     "google": Google,
@@ -32,6 +41,25 @@ PROVIDERS: dict[str, type[Provider]] = {
     "oidc2": OIDC,
     "oidc3": OIDC,
 }
+
+
+def listing() -> list[dict[str, str]]:
+    """The providers a collection may configure, as `/api/collections/meta/oauth2-providers`
+    lists them (PocketBase's order; `logo` an SVG: a monogram here, not the brands' marks)."""
+    ordered = sorted(PROVIDERS.items(), key=lambda item: (item[1].order, item[0]))
+    return [
+        {"name": name, "displayName": cls.display_name, "logo": _monogram(cls.display_name)}
+        for name, cls in ordered
+    ]
+
+
+def _monogram(title: str) -> str:
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32">'
+        '<rect width="32" height="32" rx="6" fill="#e4e9ec"/><text x="16" y="21" font-size="15" '
+        f'font-family="sans-serif" text-anchor="middle" fill="#16161a">{title[:1]}</text></svg>'
+    )
+
 
 ENV_PROVIDERS = ("google", "github", "microsoft", "apple")
 ENV_COLLECTION = "users"

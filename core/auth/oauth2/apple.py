@@ -20,6 +20,7 @@ ISSUER = "https://appleid.apple.com"
 class Apple(Provider):
     name = "apple"
     display_name = "Apple"
+    order = 1
     default_scopes = ("name", "email")
     default_auth_url = "https://appleid.apple.com/auth/authorize"
     default_token_url = "https://appleid.apple.com/auth/token"

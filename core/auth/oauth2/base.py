@@ -83,6 +83,8 @@ def truthy(value: Any) -> bool:
 class Provider:
     name: ClassVar[str] = ""
     display_name: ClassVar[str] = ""
+    # the place in PocketBase's provider list (its providers' Order(); ties sort by name)
+    order: ClassVar[int] = 99
     default_scopes: ClassVar[tuple[str, ...]] = ()
     default_auth_url: ClassVar[str] = ""
     default_token_url: ClassVar[str] = ""

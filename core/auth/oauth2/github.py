@@ -10,6 +10,7 @@ from core.auth.oauth2.base import AuthUser, Provider, UserFetchError
 class GitHub(Provider):
     name = "github"
     display_name = "GitHub"
+    order = 7
     default_scopes = ("read:user", "user:email")
     default_auth_url = "https://github.com/login/oauth/authorize"
     default_token_url = "https://github.com/login/oauth/access_token"

@@ -10,6 +10,7 @@ from core.auth.oauth2.base import AuthUser, Provider
 class Google(Provider):
     name = "google"
     display_name = "Google"
+    order = 2
     default_scopes = (
         "https://www.googleapis.com/auth/userinfo.profile",
         "https://www.googleapis.com/auth/userinfo.email",

@@ -10,6 +10,7 @@ from core.auth.oauth2.base import AuthUser, Provider
 class Microsoft(Provider):
     name = "microsoft"
     display_name = "Microsoft"
+    order = 3
     default_scopes = ("User.Read",)
     default_auth_url = "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
     default_token_url = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
