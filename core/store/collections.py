@@ -18,6 +18,7 @@ import apsw
 from core.errors import ApiError, validation_error
 from core.store import ddl
 from core.store.fields import FieldError, field_type
+from core.store.fields.netfmt import is_url
 from core.store.filter import simple_context
 from core.store.record_query import ListParams, search_table
 from core.store.schema import (
@@ -255,10 +256,62 @@ def validate_collection(
         errs.add("viewQuery", "validation_required", "Cannot be blank.")
 
     _validate_rules(col, registry, errs)
+    if col.is_auth:
+        _validate_oauth2(col.auth.get("oauth2") or {}, errs)
     if errs.data:
         raise ApiError(
             400, "Failed to {} collection.".format("create" if old is None else "update"), errs.data
         )
+
+
+def _validate_oauth2(oauth2: dict[str, Any], errs: SchemaErrors) -> None:
+    """PocketBase 0.40 checks the providers only while OAuth2 is enabled: a duplicated name is the
+    one error then; else each provider's name (a known one), clientId, clientSecret and URLs."""
+    if not oauth2.get("enabled"):
+        return
+    from core.auth.oauth2 import PROVIDERS  # core.auth imports the store: not at module level
+
+    providers = [p if isinstance(p, dict) else {} for p in oauth2.get("providers") or []]
+    out: dict[str, Any] = {}
+    seen: set[str] = set()
+    for i, p in enumerate(providers):
+        name = str(p.get("name") or "")
+        if name and name in seen:
+            errs.data["oauth2"] = {
+                "providers": {
+                    str(i): {
+                        "name": validation_error(
+                            "validation_duplicated_provider",
+                            f"The provider {name} is already registered.",
+                            {"name": name},
+                        )
+                    }
+                }
+            }
+            return
+        seen.add(name)
+    for i, p in enumerate(providers):
+        item: dict[str, Any] = {}
+        name = str(p.get("name") or "")
+        if not name:
+            item["name"] = validation_error("validation_required", "Cannot be blank.")
+        elif name not in PROVIDERS:
+            item["name"] = validation_error(
+                "validation_missing_provider",
+                f"Invalid or missing provider with name {name}.",
+                {"name": name},
+            )
+        for key in ("clientId", "clientSecret"):
+            if not p.get(key):
+                item[key] = validation_error("validation_required", "Cannot be blank.")
+        for key in ("authURL", "tokenURL", "userInfoURL"):
+            value = p.get(key)
+            if value and not (isinstance(value, str) and is_url(value)):
+                item[key] = validation_error("validation_is_url", "Must be a valid URL.")
+        if item:
+            out[str(i)] = item
+    if out:
+        errs.data["oauth2"] = {"providers": out}
 
 
 def _validate_fields(col: Collection, old: Collection | None, registry: Registry, errs: SchemaErrors) -> None:

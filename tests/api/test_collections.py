@@ -283,6 +283,59 @@ SCENARIOS = [
         ],
         not_contains=['"order"', '"pkce"', '"authURL"'],
     ),
+    *[
+        Scenario(
+            f"oauth2 provider checked when enabled: {name}",
+            "PATCH",
+            "/api/collections/users",
+            status,
+            auth="superuser",
+            body={"oauth2": {"enabled": enabled, "providers": providers}},
+            contains=contains,
+        )
+        # the answers of PocketBase 0.40.6's binary to the same bodies
+        for name, enabled, providers, status, contains in [
+            (
+                "no secret",
+                True,
+                [{"name": "google", "clientId": "x"}],
+                400,
+                ['"providers":{"0":{"clientSecret":{"code":"validation_required"'],
+            ),
+            (
+                "unknown name",
+                True,
+                [{"name": "nope", "clientId": "x", "clientSecret": "y"}],
+                400,
+                [
+                    '"name":{"code":"validation_missing_provider",'
+                    '"message":"Invalid or missing provider with name nope.","params":{"name":"nope"}}'
+                ],
+            ),
+            (
+                "duplicated",
+                True,
+                [{"name": "google", "clientId": "x", "clientSecret": "y"}] * 2,
+                400,
+                ['{"oauth2":{"providers":{"1":{"name":{"code":"validation_duplicated_provider"'],
+            ),
+            ("disabled", False, [{"name": "google"}], 200, ['"name":"users"']),
+            (
+                "bad url",
+                True,
+                [{"name": "google", "clientId": "x", "clientSecret": "y", "authURL": "notaurl"}],
+                400,
+                ['"0":{"authURL":{"code":"validation_is_url","message":"Must be a valid URL."}}'],
+            ),
+            (
+                "nameless",
+                True,
+                [{"clientSecret": "y"}],
+                400,
+                ['"clientId":{"code":"validation_required"', '"name":{"code":"validation_required"'],
+            ),
+        ]
+    ],
     Scenario("oauth2 providers as guest", "GET", "/api/collections/meta/oauth2-providers", 401),
     Scenario("oauth2 providers as user", "GET", "/api/collections/meta/oauth2-providers", 403, auth="user1"),
     Scenario(
