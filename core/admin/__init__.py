@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.admin import backups, crons, home, install, settings, signin, superusers
+from core.admin import backups, crons, home, install, logs, settings, signin, superusers
 from core.app import App
 
 routes: list[Any] = [
@@ -54,6 +54,7 @@ routes: list[Any] = [
     *settings.routes,
     *backups.routes,
     *crons.routes,
+    *logs.routes,
 ]
 
 
