@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.admin import backups, crons, home, install, logs, settings, signin, superusers
+from core.admin import backups, cluster, crons, home, install, logs, settings, signin, superusers
 from core.app import App
 
 routes: list[Any] = [
@@ -55,6 +55,7 @@ routes: list[Any] = [
     *backups.routes,
     *crons.routes,
     *logs.routes,
+    *cluster.routes,
 ]
 
 
