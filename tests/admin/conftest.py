@@ -16,6 +16,8 @@ Chromium runs, playwright's event loop is the running loop and an async test can
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,21 @@ class AdminServer:
     process: ServerProcess
     # every mail to an address about a subject, once there is one (it only reads `mailbox`)
     mails_to = UiServer.mails_to
+
+    def count(self, address: str, subject: str) -> int:
+        with self.mailbox._lock:
+            return sum(1 for m in self.mailbox.mails if address in m.recipients and subject in m.subject)
+
+    def code_after(self, address: str, seen: int, timeout: float = 10.0) -> str:
+        """The one-time code of the first OTP mail to `address` after the `seen` ones."""
+        deadline = time.monotonic() + timeout
+        while self.count(address, "OTP") <= seen:
+            assert time.monotonic() < deadline, f"no new OTP mail to {address}"
+            time.sleep(0.05)
+        text = self.mails_to(address, "OTP")[seen].text
+        found = re.search(r"\b(\d{6,8})\b", text)
+        assert found, text
+        return found.group(1)
 
 
 @pytest.fixture(scope="session")
