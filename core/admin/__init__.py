@@ -27,7 +27,15 @@ How to add a screen (say "Widgets", the nav key `widgets`):
 5. Tables: `table.table_query(request, sort="-created")` reads page/perPage/filter/sort from the
    URL; pass it as `query=` to the API list handler and wrap the answer with
    `table.Paging.of(result.data, query)`; `{% import "admin/_table.html" as t with context %}` gives
-   `t.pager(paging, "/_/widgets")` and `t.sort_header(paging, "/_/widgets", "created", "Created")`.
+   `t.pager(paging, "/_/widgets", "/_/api/widgets/table")` and `t.sort_header(paging,
+   "/_/widgets", "created", "Created", "/_/api/widgets/table")` (the second URL answers with the
+   table's partial, so paging and sorting morph in place). A search box: `table.search_filter(
+   text, fields)` turns a plain term into PocketBase's `field?~'term'||...` and keeps a filter
+   as typed; `table.all_of(...)` joins filters. A bad filter is the API's 400: show
+   `result.message` under the box (see logs.py).
+   Other patterns to copy: a confirmation (`data-on-click="confirm('...') && @post(...)"`,
+   superusers_table.html); a long action with progress (`screen.streamed`, backups.py);
+   `hide_controls` (settings.meta.hideControls) is in every template's context.
 6. Styles go in assets/static/admin.css (1280x800 and phone width; no framework), scripts (rarely
    needed) in assets/static/admin.js. Both are served from /ds/static/ with a content hash.
 7. Tests in tests/admin/: `admin_page` (tests/admin/conftest.py) is a signed-in Chromium page on a

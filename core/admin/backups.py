@@ -9,16 +9,13 @@ backup's name, as PocketBase's dashboard asks.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from datastar_py.litestar import DatastarResponse
 from datastar_py.sse import DatastarEvent
 from litestar import Request, Response, get, post
 
 from core.admin import forms
-from core.admin.screen import SOMETHING_WRONG, endpoint, fragment, page, render_page
+from core.admin.screen import endpoint, fragment, page, render_page, streamed
 from core.admin.session import Admin
 from core.admin.settings import current, form_context
 from core.admin.settings_spec import BY_KEY
@@ -27,8 +24,6 @@ from core.api import files
 from core.errors import ApiError
 from core.ui import render as ds_render
 from core.ui.bridge import Result
-
-log = logging.getLogger("core.admin")
 
 LIST = "admin/partials/backups_list.html"
 PROGRESS = "admin/partials/backups_progress.html"
@@ -76,22 +71,6 @@ async def _outcome(admin: Admin, result: Result, done: str) -> list[DatastarEven
     return events
 
 
-def _streamed(admin: Admin, working: str, run: Callable[[], Awaitable[list[DatastarEvent]]]) -> Response[Any]:
-    """An answer that shows `working` at once, then whatever `run` ends with."""
-
-    async def events() -> AsyncIterator[DatastarEvent]:
-        yield _progress(admin, working)
-        try:
-            for event in await run():
-                yield event
-        except Exception:
-            log.exception("admin: backups action failed")
-            yield _progress(admin, "")
-            yield ds_render.notice(SOMETHING_WRONG, error=True)
-
-    return DatastarResponse(events(), status_code=200)
-
-
 @post("/_/api/backups", status_code=200)
 async def create_backup(request: Request[Any, Any, Any]) -> Response[Any]:
     async def start(admin: Admin) -> Response[Any]:
@@ -101,7 +80,7 @@ async def create_backup(request: Request[Any, Any, Any]) -> Response[Any]:
             result = await admin.call(backups_api.backups_create, body={"name": name} if name else {})
             return await _outcome(admin, result, "Backup created.")
 
-        return _streamed(admin, "Creating a backup…", run)
+        return streamed([_progress(admin, "Creating a backup…")], run, [_progress(admin, "")])
 
     return await endpoint(request, start)
 
@@ -162,7 +141,8 @@ async def restore_backup(request: Request[Any, Any, Any]) -> Response[Any]:
             # the restored data may not know this session's superuser: reload through the guard
             return [_progress(admin, ""), ds_render.redirect("/_/backups?restored=" + key)]
 
-        return _streamed(admin, f"Restoring {key}… requests wait until the data is back.", run)
+        working = _progress(admin, f"Restoring {key}… requests wait until the data is back.")
+        return streamed([working], run, [_progress(admin, "")])
 
     return await endpoint(request, restore)
 
