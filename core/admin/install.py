@@ -135,7 +135,10 @@ async def install(request: Request[Any, Any, Any]) -> Response[Any]:
         return ds_render.notice_response(
             "This request was refused: reload the page and try again.", error=True
         )
-    body = await read_form(request)
+    try:
+        body = await read_form(request)
+    except ApiError as exc:
+        return ds_render.notice_response(exc.message, error=True)
     f = {k: str(body.get(k) or "") for k in ("email", "password", "passwordConfirm", "token")}
     f["email"] = f["email"].strip()
     local = is_local(request)

@@ -172,6 +172,11 @@ def shown(data: Any, item: Input) -> Any:
     return "" if value is None else value
 
 
+def posted(tab: Tab, form: Mapping[str, Any]) -> bool:
+    """Whether `form` is `tab`'s: every input but the checkboxes is always posted."""
+    return all(item.path in form for item in tab.inputs if item.kind not in ("bool", "secret"))
+
+
 def patch_of(tab: Tab, form: Mapping[str, Any]) -> dict[str, Any]:
     """The PATCH /api/settings body for what `tab`'s form posted."""
     flat: dict[str, Any] = {}

@@ -82,3 +82,38 @@ async def test_a_write_without_the_datastar_header_is_refused_even_when_signed_i
     assert resp.status_code == 401
     listed = await client.get("/_/superusers")
     assert "csrf@example.com" not in listed.text
+
+
+async def test_junk_bodies_never_break_a_screen(client: AsyncTestClient[Any]) -> None:
+    """Signed in, every write endpoint gets bodies no form sends: the answer is a Datastar
+    event stream or PocketBase's error JSON, never a 500."""
+    await sign_in(client)
+    junk = [
+        ("application/json", b"\xff\x00{not json"),
+        ("application/json", b"[1, 2, 3]"),
+        ("application/x-www-form-urlencoded", b"%%%=%zz&a[]=1&" + b"x" * 5000),
+        ("multipart/form-data; boundary=nope", b"--other\r\n\r\n"),
+        ("text/plain", b"\x00" * 100),
+    ]
+    for method, url in _guarded():
+        if method != "POST":
+            continue
+        for content_type, body in junk:
+            headers = {**DS, "Origin": str(client.base_url), "Content-Type": content_type}
+            resp = await client.request(method, url, content=body, headers=headers)
+            assert resp.status_code < 500, (url, content_type, resp.status_code)
+            assert "Traceback" not in resp.text, (url, content_type)
+            if resp.status_code == 200:
+                assert resp.headers["content-type"].startswith("text/event-stream"), (url, content_type)
+
+
+async def test_a_body_that_is_not_the_tabs_form_changes_no_setting(
+    client: AsyncTestClient[Any], app: Any
+) -> None:
+    await sign_in(client)
+    before = app.store.settings.get()
+    headers = {**DS, "Origin": str(client.base_url)}
+    for body in ({}, {"unrelated": "1"}, {"logs.maxDays": "3"}):
+        resp = await client.post("/_/api/settings/logs", data=body, headers=headers)
+        assert "An error occurred while loading the submitted data." in resp.text
+    assert app.store.settings.get() == before

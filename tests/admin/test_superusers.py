@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from core.app import App
 from tests.admin.conftest import AdminServer, shot, submit
 from tests.admin.test_session import DS, sign_in
 from tests.scenario import Scenario, run_scenario
+from tests.servers import start_core, start_pocketbase, superuser_client
 
 ONLY = "You can't delete the only existing superuser."
 
@@ -44,6 +46,20 @@ async def test_create_shows_pocketbase_errors_next_to_the_fields(client: AsyncTe
     assert 'id="superuser-create-email-error"' in resp.text
     assert 'id="superuser-create-password-error"' in resp.text
     assert 'id="superuser-create-passwordConfirm-error"' in resp.text
+
+
+@pytest.mark.slow
+def test_pocketbase_and_core_refuse_to_delete_the_only_superuser_alike(tmp_path: Path) -> None:
+    answers = []
+    for start in (start_pocketbase, start_core):
+        with start(tmp_path / start.__name__) as server:
+            api = superuser_client(server)
+            only = api.get("/api/collections/_superusers/records").json()["items"]
+            assert len(only) == 1
+            resp = api.delete(f"/api/collections/_superusers/records/{only[0]['id']}")
+            answers.append((resp.status_code, resp.json()))
+            api.close()
+    assert answers[0] == answers[1] == (400, {"data": {}, "message": ONLY, "status": 400})
 
 
 @pytest.mark.slow
