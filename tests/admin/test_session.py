@@ -168,3 +168,13 @@ async def test_superuser_ips_hold_for_the_dashboard_too(client: AsyncTestClient[
     assert "not allowed" in write.text.lower() or "permission" in write.text.lower()
     await app.store.update_settings({"superuserIPs": []})
     assert (await client.get("/_/superusers")).status_code == 200
+
+
+async def test_the_overview_counts_what_the_api_lists(
+    client: AsyncTestClient[Any], tokens: dict[str, str]
+) -> None:
+    await sign_in(client)
+    page = (await client.get("/_/")).text
+    h = {"Authorization": tokens["superuser"]}
+    total = (await client.get("/api/collections", params={"perPage": 1}, headers=h)).json()["totalItems"]
+    assert f'<span class="muted">Collections</span><strong>{total}</strong>' in page

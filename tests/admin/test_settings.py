@@ -196,6 +196,23 @@ async def test_rules_rows_are_added_and_removed_without_saving(
     assert len(app.store.settings.get()["rateLimits"]["rules"]) == 4  # nothing saved
 
 
+async def test_test_mail_and_storage_check_answer_with_pocketbases_words(
+    client: AsyncTestClient[Any],
+) -> None:
+    await sign_in(client)
+    headers = {**DS, "Origin": str(client.base_url)}
+    bad = await client.post(
+        "/_/api/settings/mail/test", data={"email": "nope", "template": "verification"}, headers=headers
+    )
+    assert 'id="mail-test-email-error"' in bad.text and "Must be a valid email address." in bad.text
+    unknown = await client.post(
+        "/_/api/settings/mail/test", data={"email": "a@example.com", "template": "x"}, headers=headers
+    )
+    assert 'id="mail-test-template-error"' in unknown.text
+    s3 = await client.post("/_/api/settings/storage/test", headers=headers)
+    assert "S3 storage filesystem is not enabled." in s3.text
+
+
 @pytest.mark.slow
 def test_settings_screen(admin_page: Any, admin_server: AdminServer) -> None:
     from playwright.sync_api import expect
