@@ -121,3 +121,14 @@ def test_logs_screen(admin_page: Any, admin_server: AdminServer) -> None:
     expect(page.locator("#log-detail-message")).to_contain_text("nope-logs-probe")
     expect(page.locator("#log-detail pre.json")).to_contain_text('"status": 404')
     shot(page, "logs-detail")
+    # as PocketBase's apis.Static: the dashboard's pages and static files are not logged when
+    # they succeed (its actions, like the sign-in, are); a later request marks the flush
+    httpx.get(f"{admin_server.url}/api/health?after-pages=1")
+    deadline = time.monotonic() + 20
+    while _logs(api, "message~'after-pages'")["totalItems"] < 1:
+        assert time.monotonic() < deadline, "the marker request was never logged"
+        time.sleep(0.1)
+    pages = _logs(api, "message~'GET /_/'")
+    assert pages["totalItems"] == 0, [(i["message"], i["data"].get("status")) for i in pages["items"]]
+    assert _logs(api, "message~'/ds/static/'")["totalItems"] == 0
+    assert _logs(api, "message~'POST /_/api/login'")["totalItems"] >= 1
