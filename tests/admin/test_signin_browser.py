@@ -42,6 +42,27 @@ def test_sign_in_and_out(admin_context: tuple[Any, Any], admin_server: AdminServ
     assert not [c for c in ctx.cookies() if c["name"] == "pb_admin"]
 
 
+def test_the_keyboard_alone_signs_in_and_reaches_a_screen(admin_context: tuple[Any, Any]) -> None:
+    from playwright.sync_api import expect
+
+    ctx, _ = admin_context
+    page = ctx.new_page()
+    page.goto("/_/login")
+    page.bring_to_front()
+    # the identity input has the focus on arrival; Tab to the password, Enter submits
+    page.keyboard.type(DEFAULT_EMAIL)
+    page.keyboard.press("Tab")
+    page.keyboard.type(DEFAULT_PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("#nav-settings")).to_be_visible()
+    # the skip link is the first stop, then the brand, then the nav
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.locator("#nav-collections")).to_be_focused()
+
+
 def test_sign_in_with_mfa_password_then_mailed_code(
     admin_context: tuple[Any, Any], admin_server: AdminServer
 ) -> None:
