@@ -23,7 +23,7 @@ from litestar import Request, Response, get, post
 from core import superusers
 from core.admin.forms import FormErrors, flat_errors, read_form
 from core.admin.screen import base_context, html
-from core.admin.session import csrf_ok, set_session
+from core.admin.session import REFUSED, csrf_ok, set_session
 from core.api import record_auth
 from core.api.common import core_app
 from core.app import App
@@ -132,9 +132,7 @@ def install_screen(request: Request[Any, Any, Any]) -> Response[Any]:
 async def install(request: Request[Any, Any, Any]) -> Response[Any]:
     app = core_app(request)
     if not csrf_ok(app, request):
-        return ds_render.notice_response(
-            "This request was refused: reload the page and try again.", error=True
-        )
+        return ds_render.notice_response(REFUSED, error=True)
     try:
         body = await read_form(request)
     except ApiError as exc:

@@ -32,6 +32,8 @@ from core.ui.session import SAFE_METHODS, is_datastar, same_origin, secure_cooki
 COOKIE = "pb_admin"
 COOKIE_PATH = "/_/"
 LOGIN = "/_/login"
+# what a write that fails the CSRF checks is told (a page of ours never sends one)
+REFUSED = "This request was refused: reload the page and try again."
 
 
 class NotSignedIn(Exception):

@@ -16,7 +16,7 @@ from litestar import Request, Response, get, post
 from core.admin import install
 from core.admin.forms import errors_of, read_form
 from core.admin.screen import LOGIN, base_context, html
-from core.admin.session import NotSignedIn, clear_session, csrf_ok, require_superuser, set_session
+from core.admin.session import REFUSED, NotSignedIn, clear_session, csrf_ok, require_superuser, set_session
 from core.api import record_auth, record_auth_otp
 from core.api.common import core_app
 from core.app import App
@@ -114,13 +114,9 @@ async def _answer(
     return ds_render.respond(ds_render.merge(FORM, **context))
 
 
-def _refused() -> Response[Any]:
-    return ds_render.notice_response("This request was refused: reload the page and try again.", error=True)
-
-
 async def _guarded(request: Request[Any, Any, Any], step: Any) -> Response[Any]:
     if not csrf_ok(core_app(request), request):
-        return _refused()
+        return ds_render.notice_response(REFUSED, error=True)
     try:
         response: Response[Any] = await step(request)
     except ApiError as exc:
