@@ -10,6 +10,7 @@ superuser is created: the link carries a random token kept in the data dir's run
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import secrets
@@ -156,7 +157,8 @@ async def install(request: Request[Any, Any, Any]) -> Response[Any]:
             app, local, f, FormErrors({"passwordConfirm": "Values don't match."}, "Failed to create record.")
         )
     try:
-        superusers.upsert(app.store, f["email"], f["password"], create_only=True)
+        # off the event loop: the write hashes the password
+        await asyncio.to_thread(superusers.upsert, app.store, f["email"], f["password"], first=True)
     except superusers.SuperuserError as exc:
         cause = exc.__context__
         if isinstance(cause, ApiError):

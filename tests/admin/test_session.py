@@ -178,3 +178,12 @@ async def test_the_overview_counts_what_the_api_lists(
     h = {"Authorization": tokens["superuser"]}
     total = (await client.get("/api/collections", params={"perPage": 1}, headers=h)).json()["totalItems"]
     assert f'<span class="muted">Collections</span><strong>{total}</strong>' in page
+
+
+async def test_a_first_run_create_checks_for_superusers_inside_its_write(app: App) -> None:
+    from core import superusers
+
+    # what two concurrent first runs come down to: the second write finds the first one's row
+    with pytest.raises(superusers.SuperuserError, match="exists already"):
+        superusers.upsert(app.store, "late@example.com", "late-password-1", first=True)
+    assert superusers.count(app.store) == 1
