@@ -7,7 +7,8 @@
   1280x800; `admin_page` is already signed in through the sign-in screen. Every test fails on a
   JavaScript error, a console error or an HTTP error answer;
 - `shot(page, name)`: a screenshot of the screen at desktop and at phone width, into
-  tests/admin/artifacts/ (gitignored; $CORE_ADMIN_ARTIFACTS overrides it).
+  tests/admin/artifacts/ (gitignored; $CORE_ADMIN_ARTIFACTS overrides it); it fails when the
+  page is wider than the phone.
 
 In a module, put the in-process (async) tests before the browser ones: once the module's
 Chromium runs, playwright's event loop is the running loop and an async test cannot start its own.
@@ -127,5 +128,8 @@ def shot(page: Any, name: str) -> None:
     page.set_viewport_size(PHONE)
     try:
         page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+        # at phone width nothing pushes the page sideways (wide tables scroll in their box)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name}: {overflow}px wider than a phone"
     finally:
         page.set_viewport_size(size)
