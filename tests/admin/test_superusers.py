@@ -80,6 +80,17 @@ def test_superusers_screen(admin_page: Any, admin_server: AdminServer) -> None:
     ).json()
     assert found["totalItems"] == 1
     rid = found["items"][0]["id"]
+    # the pager and the column headers morph the table in place (server-side paging)
+    page.goto("/_/superusers?perPage=1&sort=email")
+    expect(page.locator("#superusers-table tbody tr")).to_have_count(1)
+    expect(page.locator("#superusers-table tbody")).to_contain_text("admin@example.com")
+    page.locator("#superusers-table a[rel=next]").click()
+    expect(page.locator("#superusers-table tbody")).to_contain_text("second@example.com")
+    assert page.url.endswith("/_/superusers?perPage=1&sort=email")  # no page load happened
+    page.locator("#superusers-table th a", has_text="Email").click()
+    expect(page.locator("#superusers-table th[aria-sort=descending]")).to_contain_text("Email")
+    expect(page.locator("#superusers-table tbody")).to_contain_text("second@example.com")
+    page.goto("/_/superusers")
     row = page.locator(f"#superuser-{rid}")
     row.locator("summary").click()
     page.fill(f"#password-{rid}-password", "changed-password-2")
