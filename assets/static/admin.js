@@ -11,6 +11,8 @@
   }
   var token = /^#token=([A-Za-z0-9_-]+)$/.exec(location.hash);
   if (token) {
+    // out of the address bar and the history at once; the form keeps it
+    history.replaceState(null, "", location.pathname + location.search);
     document.addEventListener("DOMContentLoaded", function () {
       var input = document.getElementById("install-token");
       if (input) input.value = token[1];
