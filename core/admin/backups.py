@@ -21,6 +21,7 @@ from core.admin.settings import current, form_context
 from core.admin.settings_spec import BY_KEY
 from core.api import backups as backups_api
 from core.api import files
+from core.api.common import json_response
 from core.errors import ApiError
 from core.ui import render as ds_render
 from core.ui.bridge import Result
@@ -59,16 +60,27 @@ def _progress(admin: Admin, text: str) -> DatastarEvent:
     return fragment(admin, PROGRESS, progress=text)
 
 
+def _message(result: Result, done: str) -> str:
+    if result.ok:
+        return done
+    errors = forms.errors_of(result)
+    return " ".join([result.message, *errors.fields.values()])
+
+
 async def _outcome(admin: Admin, result: Result, done: str) -> list[DatastarEvent]:
-    events = [_progress(admin, "")]
-    if not result.ok:
-        errors = forms.errors_of(result)
-        text = " ".join([result.message, *errors.fields.values()]) if errors.fields else result.message
-        events.append(ds_render.notice(text, error=True))
-    else:
-        events.append(ds_render.notice(done))
-    events.append(fragment(admin, LIST, items=await _items(admin)))
-    return events
+    return [
+        _progress(admin, ""),
+        ds_render.notice(_message(result, done), error=not result.ok),
+        fragment(admin, LIST, items=await _items(admin)),
+    ]
+
+
+@get("/_/api/backups/list")
+async def backups_list(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def show(admin: Admin) -> Response[Any]:
+        return ds_render.respond(fragment(admin, LIST, items=await _items(admin)))
+
+    return await endpoint(request, show)
 
 
 @post("/_/api/backups", status_code=200)
@@ -90,6 +102,10 @@ async def upload_backup(request: Request[Any, Any, Any]) -> Response[Any]:
     async def upload(admin: Admin) -> Response[Any]:
         # the multipart body goes to the API handler as it came (the file is never copied here)
         result = await admin.call(backups_api.backups_upload, forward_body=True)
+        if "application/json" in request.headers.get("accept", ""):
+            # admin.js's upload with a progress bar (fetch, and so Datastar, cannot report
+            # upload progress): it shows this and reloads the list itself
+            return json_response({"ok": result.ok, "message": _message(result, "Backup uploaded.")})
         return ds_render.respond(*await _outcome(admin, result, "Backup uploaded."))
 
     return await endpoint(request, upload)
@@ -147,4 +163,12 @@ async def restore_backup(request: Request[Any, Any, Any]) -> Response[Any]:
     return await endpoint(request, restore)
 
 
-routes = [backups_page, create_backup, upload_backup, download_backup, delete_backup, restore_backup]
+routes = [
+    backups_page,
+    backups_list,
+    create_backup,
+    upload_backup,
+    download_backup,
+    delete_backup,
+    restore_backup,
+]

@@ -79,9 +79,18 @@ def test_backups_screen(admin_page: Any, admin_server: AdminServer, tmp_path: Pa
     upload = tmp_path / "uploaded.zip"
     upload.write_bytes(saved.read_bytes())
     page.set_input_files("#backup-upload-file", str(upload))
-    submit(page, "backup-upload")
+    with page.expect_request("**/_/api/backups/upload") as sent:
+        submit(page, "backup-upload")
+    # posted by admin.js's XMLHttpRequest (upload progress), not by fetch
+    assert sent.value.resource_type == "xhr" and sent.value.headers["accept"] == "application/json"
     expect(page.locator("#notice")).to_have_text("Backup uploaded.")
+    expect(page.locator("#backup-upload-progress")).to_have_js_property("value", 100)
+    expect(page.locator("tr[data-key='uploaded.zip']")).to_be_visible()  # the list reloaded
     assert "uploaded.zip" in [b["key"] for b in api.get("/api/backups").json()]
+    # the API's refusal reaches the notice the same way
+    page.set_input_files("#backup-upload-file", str(upload))
+    submit(page, "backup-upload")
+    expect(page.locator("#notice")).to_contain_text("already exists")
     # a change after the backup, undone by the restore
     assert api.patch("/api/settings", json={"meta": {"appName": "After backup"}}).status_code == 200
     row = page.locator("tr[data-key='screen.zip']")
