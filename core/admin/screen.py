@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 SOMETHING_WRONG = "Something went wrong. Please try again."
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,10 @@ def base_context(app: App, **extra: Any) -> dict[str, Any]:
     """What every admin template gets. `hide_controls` is settings.meta.hideControls: screens
     that change collections or records hide those controls when it is on, as PocketBase does."""
     meta = app.store.settings.get().get("meta") or {}
+    accent = str(meta.get("accentColor") or "")
     return {
+        # settings.meta.accentColor, as PocketBase's dashboard uses it (checked: it lands in CSS)
+        "accent": accent if HEX_COLOR.fullmatch(accent) else "",
         "app_name": app_name(app),
         "act": act,
         "nav": nav(app),

@@ -20,13 +20,14 @@ AUTH_METHODS = (("", "Default (PLAIN)"), ("PLAIN", "PLAIN"), ("LOGIN", "LOGIN"))
 AUDIENCES = (("", "All"), ("@guest", "Guest only"), ("@auth", "Auth only"))
 RULE_KEYS = ("label", "audience", "duration", "maxRequests")
 RULES = "rateLimits.rules"
+DEFAULT_ACCENT = "#1f5fbf"  # admin.css's --accent
 
 
 @dataclass(frozen=True)
 class Input:
     path: str
     label: str
-    kind: str = "text"  # text, email, url, number, int-select, select, bool, secret, lines
+    kind: str = "text"  # text, email, url, color, number, int-select, select, bool, secret, lines
     options: tuple[tuple[str, str], ...] = ()
     hint: str = ""
 
@@ -50,6 +51,7 @@ TABS = (
         (
             Input("meta.appName", "Application name"),
             Input("meta.appURL", "Application URL", "url", hint="Used in mail links and OAuth2 redirects."),
+            Input("meta.accentColor", "Accent color", "color", hint="The dashboard's accent."),
             Input(
                 "meta.hideControls",
                 "Hide/Lock collection and record controls",
@@ -169,6 +171,8 @@ def shown(data: Any, item: Input) -> Any:
         return "\n".join(str(v) for v in value or [])
     if item.kind == "secret":
         return ""
+    if item.kind == "color" and not value:
+        return DEFAULT_ACCENT  # a color input always posts a color: show the one in use
     return "" if value is None else value
 
 

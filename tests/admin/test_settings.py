@@ -37,6 +37,24 @@ CASES = [
         {"meta.appName": "Widgets", "meta.hideControls": True, "superuserIPs": []},
     ),
     Case(
+        "accent color, used by the dashboard",
+        "application",
+        {"meta.appName": "Acme", "meta.appURL": "https://acme.example.com", "meta.accentColor": "#aa0000"},
+        ["Settings saved."],
+        {"meta.accentColor": "#aa0000"},
+    ),
+    Case(
+        "not a color",
+        "application",
+        {
+            "meta.appName": "Acme",
+            "meta.appURL": "https://acme.example.com",
+            "meta.accentColor": "red;}body{x",
+        },
+        ['id="settings-application-meta-accentColor-error"'],
+        {"meta.accentColor": "#1055c9"},
+    ),
+    Case(
         "a blank name is refused next to its input",
         "application",
         {"meta.appName": "", "meta.appURL": "https://x.example.com"},
@@ -166,6 +184,12 @@ async def test_settings_tab(client: AsyncTestClient[Any], app: App, case: Case) 
     stored = app.store.settings.get()
     for path, value in case.saved.items():
         assert _at(stored, path) == value, path
+
+
+async def test_the_accent_color_reaches_every_page(client: AsyncTestClient[Any], app: App) -> None:
+    await sign_in(client)
+    await app.store.update_settings({"meta": {"accentColor": "#aa0000"}})
+    assert ":root { --accent: #aa0000; }" in (await client.get("/_/superusers")).text
 
 
 async def test_settings_pages_render_every_tab(client: AsyncTestClient[Any]) -> None:
