@@ -132,10 +132,13 @@ async def send_test_email(request: Request[Any, Any, Any]) -> Response[Any]:
     return await endpoint(request, run)
 
 
-@post("/_/api/settings/storage/test", status_code=200)
+@post("/_/api/settings/s3/test", status_code=200)
 async def test_storage(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The API's S3 check of `?filesystem=storage` (files) or `backups`."""
+
     async def run(admin: Admin) -> Response[Any]:
-        result = await admin.call(settings_api.settings_test_s3, body={"filesystem": "storage"})
+        filesystem = request.query_params.get("filesystem", "storage")
+        result = await admin.call(settings_api.settings_test_s3, body={"filesystem": filesystem})
         if not result.ok:
             return ds_render.notice_response(result.message, error=True)
         return ds_render.notice_response("The S3 storage answered.")

@@ -32,6 +32,19 @@ class Input:
     hint: str = ""
 
 
+def s3_inputs(prefix: str, enable: str) -> tuple[Input, ...]:
+    """An S3 bucket's settings (files storage and backups have one each)."""
+    return (
+        Input(f"{prefix}.enabled", enable, "bool"),
+        Input(f"{prefix}.endpoint", "Endpoint"),
+        Input(f"{prefix}.bucket", "Bucket"),
+        Input(f"{prefix}.region", "Region"),
+        Input(f"{prefix}.accessKey", "Access key"),
+        Input(f"{prefix}.secret", "Secret", "secret", hint="Leave empty to keep the stored secret."),
+        Input(f"{prefix}.forcePathStyle", "Force path-style addressing", "bool"),
+    )
+
+
 @dataclass(frozen=True)
 class Tab:
     key: str
@@ -85,15 +98,7 @@ TABS = (
     Tab(
         "storage",
         "Files storage",
-        (
-            Input("s3.enabled", "Use S3 storage", "bool"),
-            Input("s3.endpoint", "Endpoint"),
-            Input("s3.bucket", "Bucket"),
-            Input("s3.region", "Region"),
-            Input("s3.accessKey", "Access key"),
-            Input("s3.secret", "Secret", "secret", hint="Leave empty to keep the stored secret."),
-            Input("s3.forcePathStyle", "Force path-style addressing", "bool"),
-        ),
+        (*s3_inputs("s3", "Use S3 storage"),),
     ),
     Tab(
         "backups",
@@ -105,6 +110,7 @@ TABS = (
                 hint="e.g. 0 0 * * * for every day at midnight. Empty: off.",
             ),
             Input("backups.cronMaxKeep", "Max auto backups to keep", "number"),
+            *s3_inputs("backups.s3", "Store backups in S3"),
         ),
         href="/_/backups",
     ),

@@ -14,6 +14,8 @@ from core.app import App
 from tests.admin.conftest import AdminServer, shot, submit
 from tests.admin.test_session import DS, sign_in
 
+S3_BLANKS = {f"backups.s3.{k}": "" for k in ("endpoint", "bucket", "region", "accessKey")}
+
 
 async def test_restore_needs_the_typed_name(client: AsyncTestClient[Any], app: App) -> None:
     await sign_in(client)
@@ -36,13 +38,18 @@ async def test_the_backups_tab_saves_cron_and_max_keep(client: AsyncTestClient[A
     headers = {**DS, "Origin": str(client.base_url)}
     bad = await client.post(
         "/_/api/settings/backups",
-        data={"backups.cron": "not a cron", "backups.cronMaxKeep": "2"},
+        data={**S3_BLANKS, "backups.cron": "not a cron", "backups.cronMaxKeep": "2"},
         headers=headers,
     )
     assert 'id="settings-backups-backups-cron-error"' in bad.text
     ok = await client.post(
         "/_/api/settings/backups",
-        data={"backups.cron": "0 0 * * *", "backups.cronMaxKeep": "2"},
+        data={
+            **S3_BLANKS,
+            "backups.cron": "0 0 * * *",
+            "backups.cronMaxKeep": "2",
+            "backups.s3.bucket": "bk",
+        },
         headers=headers,
     )
     assert "Settings saved." in ok.text
@@ -50,6 +57,7 @@ async def test_the_backups_tab_saves_cron_and_max_keep(client: AsyncTestClient[A
         **app.store.settings.get()["backups"],
         "cron": "0 0 * * *",
         "cronMaxKeep": 2,
+        "s3": {**app.store.settings.get()["backups"]["s3"], "bucket": "bk", "enabled": False},
     }
 
 

@@ -233,8 +233,11 @@ async def test_test_mail_and_storage_check_answer_with_pocketbases_words(
         "/_/api/settings/mail/test", data={"email": "a@example.com", "template": "x"}, headers=headers
     )
     assert 'id="mail-test-template-error"' in unknown.text
-    s3 = await client.post("/_/api/settings/storage/test", headers=headers)
-    assert "S3 storage filesystem is not enabled." in s3.text
+    for filesystem in ("storage", "backups"):
+        s3 = await client.post(f"/_/api/settings/s3/test?filesystem={filesystem}", headers=headers)
+        assert "S3 storage filesystem is not enabled." in s3.text, filesystem
+    bad = await client.post("/_/api/settings/s3/test?filesystem=nope", headers=headers)
+    assert "Failed to test the S3 filesystem." in bad.text
 
 
 @pytest.mark.slow
