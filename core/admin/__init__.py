@@ -26,7 +26,8 @@ How to add a screen (say "Widgets", the nav key `widgets`):
    `errors.message` for `f.error(form_id, message)`. PocketBase's messages are shown as they
    are. A form with a file input posts multipart: hand it on untouched with
    `admin.call(handler, forward_body=True)` (backups.py's upload does). An unreadable body is
-   PocketBase's 400 from `forms.read_form`, never an empty form.
+   PocketBase's 400 from `forms.read_form`, never an empty form. A protected file (a preview, a
+   download) wants `?token=`: `await admin.file_token()` mints one server-side.
 5. Tables: `table.table_query(request, sort="-created")` reads page/perPage/filter/sort from the
    URL; pass it as `query=` to the API list handler and wrap the answer with
    `table.Paging.of(result.data, query)`; `{% import "admin/_table.html" as t with context %}` gives

@@ -20,7 +20,6 @@ from core.admin.session import Admin
 from core.admin.settings import current, form_context
 from core.admin.settings_spec import BY_KEY
 from core.api import backups as backups_api
-from core.api import files
 from core.api.common import json_response
 from core.errors import ApiError
 from core.ui import render as ds_render
@@ -117,14 +116,11 @@ async def download_backup(request: Request[Any, Any, Any]) -> Response[Any]:
     made here for this one download and never reaches the browser."""
 
     async def download(admin: Admin) -> Response[Any]:
-        token = await admin.call(files.file_token)
-        if not token.ok:
-            raise ApiError(token.status, token.message)
         key = request.path_params["key"]
         result = await admin.call(
             backups_api.backups_download,
             path_params={"key": key},
-            query={"token": str(token.data["token"])},
+            query={"token": await admin.file_token()},
             method="GET",
         )
         return result.response

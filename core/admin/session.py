@@ -19,6 +19,7 @@ from typing import Any
 
 from litestar import Request, Response
 
+from core.api import files
 from core.api._superuser_ips import superuser_ip_allowed
 from core.api.common import core_app
 from core.api.record_auth import client_ip
@@ -82,6 +83,14 @@ class Admin:
             method=method,
             query=query if query is not None else {},
         )
+
+    async def file_token(self) -> str:
+        """A short-lived superuser *file* token (POST /api/files/token), for the `?token=` of a
+        protected record file or a backup download: the cookie never reaches /api/."""
+        result = await self.call(files.file_token)
+        if not result.ok:
+            raise ApiError(result.status, result.message)
+        return str(result.data["token"])
 
 
 async def require_superuser(request: Request[Any, Any, Any]) -> Admin:
