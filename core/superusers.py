@@ -38,14 +38,24 @@ def _find_id(ctx: WriteContext, email: str) -> str | None:
 
 
 def upsert(
-    store: Store, email: str, password: str, *, create_only: bool = False, update_only: bool = False
+    store: Store,
+    email: str,
+    password: str,
+    *,
+    create_only: bool = False,
+    update_only: bool = False,
+    first: bool = False,
 ) -> str:
+    """`first`: create only while there is no superuser at all (the dashboard's first-run
+    screen), checked inside the write itself so two concurrent first runs cannot both pass."""
     col = store.find(SUPERUSERS)
     assert col is not None
     req = _system_request(store)
 
     def op(ctx: WriteContext) -> str:
         writer = RecordWriter(ctx, store.registry, store.storage, req)
+        if first and scalar(ctx.conn, f"SELECT COUNT(*) FROM {quote(SUPERUSERS)}"):
+            raise SuperuserError("a superuser exists already")
         existing = _find_id(ctx, email)
         body = {"email": email, "password": password, "passwordConfirm": password, "verified": True}
         if existing and create_only:

@@ -9,26 +9,21 @@ backup's name, as PocketBase's dashboard asks.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from datastar_py.litestar import DatastarResponse
 from datastar_py.sse import DatastarEvent
 from litestar import Request, Response, get, post
 
 from core.admin import forms
-from core.admin.screen import SOMETHING_WRONG, endpoint, fragment, page, render_page
+from core.admin.screen import endpoint, fragment, page, render_page, streamed
 from core.admin.session import Admin
 from core.admin.settings import current, form_context
 from core.admin.settings_spec import BY_KEY
 from core.api import backups as backups_api
-from core.api import files
+from core.api.common import json_response
 from core.errors import ApiError
 from core.ui import render as ds_render
 from core.ui.bridge import Result
-
-log = logging.getLogger("core.admin")
 
 LIST = "admin/partials/backups_list.html"
 PROGRESS = "admin/partials/backups_progress.html"
@@ -64,32 +59,27 @@ def _progress(admin: Admin, text: str) -> DatastarEvent:
     return fragment(admin, PROGRESS, progress=text)
 
 
+def _message(result: Result, done: str) -> str:
+    if result.ok:
+        return done
+    errors = forms.errors_of(result)
+    return " ".join([result.message, *errors.fields.values()])
+
+
 async def _outcome(admin: Admin, result: Result, done: str) -> list[DatastarEvent]:
-    events = [_progress(admin, "")]
-    if not result.ok:
-        errors = forms.errors_of(result)
-        text = " ".join([result.message, *errors.fields.values()]) if errors.fields else result.message
-        events.append(ds_render.notice(text, error=True))
-    else:
-        events.append(ds_render.notice(done))
-    events.append(fragment(admin, LIST, items=await _items(admin)))
-    return events
+    return [
+        _progress(admin, ""),
+        ds_render.notice(_message(result, done), error=not result.ok),
+        fragment(admin, LIST, items=await _items(admin)),
+    ]
 
 
-def _streamed(admin: Admin, working: str, run: Callable[[], Awaitable[list[DatastarEvent]]]) -> Response[Any]:
-    """An answer that shows `working` at once, then whatever `run` ends with."""
+@get("/_/api/backups/list")
+async def backups_list(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def show(admin: Admin) -> Response[Any]:
+        return ds_render.respond(fragment(admin, LIST, items=await _items(admin)))
 
-    async def events() -> AsyncIterator[DatastarEvent]:
-        yield _progress(admin, working)
-        try:
-            for event in await run():
-                yield event
-        except Exception:
-            log.exception("admin: backups action failed")
-            yield _progress(admin, "")
-            yield ds_render.notice(SOMETHING_WRONG, error=True)
-
-    return DatastarResponse(events(), status_code=200)
+    return await endpoint(request, show)
 
 
 @post("/_/api/backups", status_code=200)
@@ -101,7 +91,7 @@ async def create_backup(request: Request[Any, Any, Any]) -> Response[Any]:
             result = await admin.call(backups_api.backups_create, body={"name": name} if name else {})
             return await _outcome(admin, result, "Backup created.")
 
-        return _streamed(admin, "Creating a backup…", run)
+        return streamed([_progress(admin, "Creating a backup…")], run, [_progress(admin, "")])
 
     return await endpoint(request, start)
 
@@ -111,6 +101,10 @@ async def upload_backup(request: Request[Any, Any, Any]) -> Response[Any]:
     async def upload(admin: Admin) -> Response[Any]:
         # the multipart body goes to the API handler as it came (the file is never copied here)
         result = await admin.call(backups_api.backups_upload, forward_body=True)
+        if "application/json" in request.headers.get("accept", ""):
+            # admin.js's upload with a progress bar (fetch, and so Datastar, cannot report
+            # upload progress): it shows this and reloads the list itself
+            return json_response({"ok": result.ok, "message": _message(result, "Backup uploaded.")})
         return ds_render.respond(*await _outcome(admin, result, "Backup uploaded."))
 
     return await endpoint(request, upload)
@@ -122,14 +116,11 @@ async def download_backup(request: Request[Any, Any, Any]) -> Response[Any]:
     made here for this one download and never reaches the browser."""
 
     async def download(admin: Admin) -> Response[Any]:
-        token = await admin.call(files.file_token)
-        if not token.ok:
-            raise ApiError(token.status, token.message)
         key = request.path_params["key"]
         result = await admin.call(
             backups_api.backups_download,
             path_params={"key": key},
-            query={"token": str(token.data["token"])},
+            query={"token": await admin.file_token()},
             method="GET",
         )
         return result.response
@@ -162,9 +153,18 @@ async def restore_backup(request: Request[Any, Any, Any]) -> Response[Any]:
             # the restored data may not know this session's superuser: reload through the guard
             return [_progress(admin, ""), ds_render.redirect("/_/backups?restored=" + key)]
 
-        return _streamed(admin, f"Restoring {key}… requests wait until the data is back.", run)
+        working = _progress(admin, f"Restoring {key}… requests wait until the data is back.")
+        return streamed([working], run, [_progress(admin, "")])
 
     return await endpoint(request, restore)
 
 
-routes = [backups_page, create_backup, upload_backup, download_backup, delete_backup, restore_backup]
+routes = [
+    backups_page,
+    backups_list,
+    create_backup,
+    upload_backup,
+    download_backup,
+    delete_backup,
+    restore_backup,
+]

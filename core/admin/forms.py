@@ -16,7 +16,6 @@ from typing import Any
 from litestar import Request
 
 from core.api.common import read_body
-from core.errors import ApiError
 from core.ui.bridge import Result
 
 
@@ -90,8 +89,7 @@ def as_int(value: Any, default: int = 0) -> int | str:
 
 
 async def read_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The posted form (or JSON body); a body that cannot be read is an empty form."""
-    try:
-        return await read_body(request)
-    except ApiError:
-        return {}
+    """The posted form (or JSON body). A body that cannot be read raises PocketBase's 400
+    ("An error occurred while loading the submitted data."): it is never taken for an empty
+    form, which a screen could save as blanks."""
+    return await read_body(request)

@@ -10,6 +10,7 @@ superuser is created: the link carries a random token kept in the data dir's run
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import secrets
@@ -23,7 +24,7 @@ from litestar import Request, Response, get, post
 from core import superusers
 from core.admin.forms import FormErrors, flat_errors, read_form
 from core.admin.screen import base_context, html
-from core.admin.session import csrf_ok, set_session
+from core.admin.session import REFUSED, csrf_ok, set_session
 from core.api import record_auth
 from core.api.common import core_app
 from core.app import App
@@ -132,10 +133,11 @@ def install_screen(request: Request[Any, Any, Any]) -> Response[Any]:
 async def install(request: Request[Any, Any, Any]) -> Response[Any]:
     app = core_app(request)
     if not csrf_ok(app, request):
-        return ds_render.notice_response(
-            "This request was refused: reload the page and try again.", error=True
-        )
-    body = await read_form(request)
+        return ds_render.notice_response(REFUSED, error=True)
+    try:
+        body = await read_form(request)
+    except ApiError as exc:
+        return ds_render.notice_response(exc.message, error=True)
     f = {k: str(body.get(k) or "") for k in ("email", "password", "passwordConfirm", "token")}
     f["email"] = f["email"].strip()
     local = is_local(request)
@@ -155,7 +157,8 @@ async def install(request: Request[Any, Any, Any]) -> Response[Any]:
             app, local, f, FormErrors({"passwordConfirm": "Values don't match."}, "Failed to create record.")
         )
     try:
-        superusers.upsert(app.store, f["email"], f["password"], create_only=True)
+        # off the event loop: the write hashes the password
+        await asyncio.to_thread(superusers.upsert, app.store, f["email"], f["password"], first=True)
     except superusers.SuperuserError as exc:
         cause = exc.__context__
         if isinstance(cause, ApiError):

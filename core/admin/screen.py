@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from datastar_py.litestar import DatastarResponse
+from datastar_py.sse import DatastarEvent
 from litestar import Request, Response
 
 from core.admin.session import LOGIN, Admin, NotSignedIn, require_superuser
@@ -36,6 +39,7 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 SOMETHING_WRONG = "Something went wrong. Please try again."
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,21 @@ def act(method: str, path: str, *, form: bool = True, **options: Any) -> str:
 
 
 def base_context(app: App, **extra: Any) -> dict[str, Any]:
-    """What every admin template gets."""
-    return {"app_name": app_name(app), "act": act, "nav": nav(app), "active": "", "me": None, **extra}
+    """What every admin template gets. `hide_controls` is settings.meta.hideControls: screens
+    that change collections or records hide those controls when it is on, as PocketBase does."""
+    meta = app.store.settings.get().get("meta") or {}
+    accent = str(meta.get("accentColor") or "")
+    return {
+        # settings.meta.accentColor, as PocketBase's dashboard uses it (checked: it lands in CSS)
+        "accent": accent if HEX_COLOR.fullmatch(accent) else "",
+        "app_name": app_name(app),
+        "act": act,
+        "nav": nav(app),
+        "active": "",
+        "me": None,
+        "hide_controls": bool(meta.get("hideControls")),
+        **extra,
+    }
 
 
 def html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response[str]:
@@ -131,6 +148,33 @@ async def endpoint(
         if not datastar:
             return json_response(ApiError(400).to_json(), 400)
         return _no_store(ds_render.notice_response(SOMETHING_WRONG, error=True))
+
+
+def streamed(
+    first: list[DatastarEvent],
+    run: Callable[[], Awaitable[list[DatastarEvent]]],
+    on_error: list[DatastarEvent] | None = None,
+) -> Response[Any]:
+    """An answer for a long action: `first` reaches the page at once (a progress line), then
+    whatever `run` ends with; if `run` raises, `on_error` and a notice instead."""
+
+    async def events() -> AsyncIterator[DatastarEvent]:
+        for event in first:
+            yield event
+        try:
+            for event in await run():
+                yield event
+        except ApiError as exc:
+            for event in on_error or []:
+                yield event
+            yield ds_render.notice(exc.message, error=True)
+        except Exception:
+            log.exception("admin: a long action failed")
+            for event in on_error or []:
+                yield event
+            yield ds_render.notice(SOMETHING_WRONG, error=True)
+
+    return _no_store(DatastarResponse(events(), status_code=200))
 
 
 def _no_store(response: Response[Any]) -> Response[Any]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from litestar import Request, Response
 
+from core.api import files
 from core.api._superuser_ips import superuser_ip_allowed
 from core.api.common import core_app
 from core.api.record_auth import client_ip
@@ -32,6 +33,8 @@ from core.ui.session import SAFE_METHODS, is_datastar, same_origin, secure_cooki
 COOKIE = "pb_admin"
 COOKIE_PATH = "/_/"
 LOGIN = "/_/login"
+# what a write that fails the CSRF checks is told (a page of ours never sends one)
+REFUSED = "This request was refused: reload the page and try again."
 
 
 class NotSignedIn(Exception):
@@ -80,6 +83,14 @@ class Admin:
             method=method,
             query=query if query is not None else {},
         )
+
+    async def file_token(self) -> str:
+        """A short-lived superuser *file* token (POST /api/files/token), for the `?token=` of a
+        protected record file or a backup download: the cookie never reaches /api/."""
+        result = await self.call(files.file_token)
+        if not result.ok:
+            raise ApiError(result.status, result.message)
+        return str(result.data["token"])
 
 
 async def require_superuser(request: Request[Any, Any, Any]) -> Admin:

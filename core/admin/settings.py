@@ -23,6 +23,7 @@ from core.errors import ApiError
 from core.ui import render as ds_render
 
 FORM = "admin/partials/settings_form.html"
+LOAD_FAILED = "An error occurred while loading the submitted data."
 MAIL_TEST = "admin/partials/mail_test.html"
 TEMPLATES = (
     ("verification", "Verification"),
@@ -73,7 +74,12 @@ async def settings_page(request: Request[Any, Any, Any]) -> Response[Any]:
 async def save(request: Request[Any, Any, Any]) -> Response[Any]:
     async def run(admin: Admin) -> Response[Any]:
         tab = _tab(request.path_params["tab"])
-        body = settings_spec.patch_of(tab, await forms.read_form(request))
+        form = await forms.read_form(request)
+        if not settings_spec.posted(tab, form):
+            # checkboxes read a missing value as "off": a form that is not this tab's must not
+            # be saved as a row of blanks and unticked boxes
+            raise ApiError(400, LOAD_FAILED)
+        body = settings_spec.patch_of(tab, form)
         result = await admin.call(settings_api.settings_update, body=body, method="PATCH")
         if not result.ok:
             errors = forms.errors_of(result)
@@ -126,10 +132,13 @@ async def send_test_email(request: Request[Any, Any, Any]) -> Response[Any]:
     return await endpoint(request, run)
 
 
-@post("/_/api/settings/storage/test", status_code=200)
+@post("/_/api/settings/s3/test", status_code=200)
 async def test_storage(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The API's S3 check of `?filesystem=storage` (files) or `backups`."""
+
     async def run(admin: Admin) -> Response[Any]:
-        result = await admin.call(settings_api.settings_test_s3, body={"filesystem": "storage"})
+        filesystem = request.query_params.get("filesystem", "storage")
+        result = await admin.call(settings_api.settings_test_s3, body={"filesystem": filesystem})
         if not result.ok:
             return ds_render.notice_response(result.message, error=True)
         return ds_render.notice_response("The S3 storage answered.")

@@ -20,15 +20,29 @@ AUTH_METHODS = (("", "Default (PLAIN)"), ("PLAIN", "PLAIN"), ("LOGIN", "LOGIN"))
 AUDIENCES = (("", "All"), ("@guest", "Guest only"), ("@auth", "Auth only"))
 RULE_KEYS = ("label", "audience", "duration", "maxRequests")
 RULES = "rateLimits.rules"
+DEFAULT_ACCENT = "#1f5fbf"  # admin.css's --accent
 
 
 @dataclass(frozen=True)
 class Input:
     path: str
     label: str
-    kind: str = "text"  # text, email, url, number, int-select, select, bool, secret, lines
+    kind: str = "text"  # text, email, url, color, number, int-select, select, bool, secret, lines
     options: tuple[tuple[str, str], ...] = ()
     hint: str = ""
+
+
+def s3_inputs(prefix: str, enable: str) -> tuple[Input, ...]:
+    """An S3 bucket's settings (files storage and backups have one each)."""
+    return (
+        Input(f"{prefix}.enabled", enable, "bool"),
+        Input(f"{prefix}.endpoint", "Endpoint"),
+        Input(f"{prefix}.bucket", "Bucket"),
+        Input(f"{prefix}.region", "Region"),
+        Input(f"{prefix}.accessKey", "Access key"),
+        Input(f"{prefix}.secret", "Secret", "secret", hint="Leave empty to keep the stored secret."),
+        Input(f"{prefix}.forcePathStyle", "Force path-style addressing", "bool"),
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ TABS = (
         (
             Input("meta.appName", "Application name"),
             Input("meta.appURL", "Application URL", "url", hint="Used in mail links and OAuth2 redirects."),
+            Input("meta.accentColor", "Accent color", "color", hint="The dashboard's accent."),
             Input(
                 "meta.hideControls",
                 "Hide/Lock collection and record controls",
@@ -83,15 +98,7 @@ TABS = (
     Tab(
         "storage",
         "Files storage",
-        (
-            Input("s3.enabled", "Use S3 storage", "bool"),
-            Input("s3.endpoint", "Endpoint"),
-            Input("s3.bucket", "Bucket"),
-            Input("s3.region", "Region"),
-            Input("s3.accessKey", "Access key"),
-            Input("s3.secret", "Secret", "secret", hint="Leave empty to keep the stored secret."),
-            Input("s3.forcePathStyle", "Force path-style addressing", "bool"),
-        ),
+        (*s3_inputs("s3", "Use S3 storage"),),
     ),
     Tab(
         "backups",
@@ -103,6 +110,7 @@ TABS = (
                 hint="e.g. 0 0 * * * for every day at midnight. Empty: off.",
             ),
             Input("backups.cronMaxKeep", "Max auto backups to keep", "number"),
+            *s3_inputs("backups.s3", "Store backups in S3"),
         ),
         href="/_/backups",
     ),
@@ -169,7 +177,14 @@ def shown(data: Any, item: Input) -> Any:
         return "\n".join(str(v) for v in value or [])
     if item.kind == "secret":
         return ""
+    if item.kind == "color" and not value:
+        return DEFAULT_ACCENT  # a color input always posts a color: show the one in use
     return "" if value is None else value
+
+
+def posted(tab: Tab, form: Mapping[str, Any]) -> bool:
+    """Whether `form` is `tab`'s: every input but the checkboxes is always posted."""
+    return all(item.path in form for item in tab.inputs if item.kind not in ("bool", "secret"))
 
 
 def patch_of(tab: Tab, form: Mapping[str, Any]) -> dict[str, Any]:

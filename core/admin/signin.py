@@ -16,7 +16,7 @@ from litestar import Request, Response, get, post
 from core.admin import install
 from core.admin.forms import errors_of, read_form
 from core.admin.screen import LOGIN, base_context, html
-from core.admin.session import NotSignedIn, clear_session, csrf_ok, require_superuser, set_session
+from core.admin.session import REFUSED, NotSignedIn, clear_session, csrf_ok, require_superuser, set_session
 from core.api import record_auth, record_auth_otp
 from core.api.common import core_app
 from core.app import App
@@ -97,10 +97,15 @@ async def _answer(
         return response
     mfa_id = mfa_id_of(result)
     if mfa_id:
-        # the first method passed; PocketBase now wants a second one: for a superuser that is
-        # a code mailed to the account (OTP) after a password, or the password after a code
+        # the first method passed; PocketBase now wants a second one: a code mailed to the
+        # account after a password (or the password after a code)
+        identity = values.get("identity", "")
+        if step == "password" and _email_is_identity(app) and identity:
+            # PocketBase's dashboard mails the code at once when the identity is the email
+            return await _send_code(request, identity, mfa_id, nxt)
         second = "otp-request" if step == "password" else "password"
-        context = login_context(app, step=second, values={**values, "mfaId": mfa_id}, next=nxt)
+        mfa_values = {**values, "mfaId": mfa_id, "email": identity if "@" in identity else ""}
+        context = login_context(app, step=second, values=mfa_values, next=nxt)
         context["error"] = "One more step: confirm it is you with a second method."
         return ds_render.respond(ds_render.merge(FORM, **context))
     errors = errors_of(result, ("identity", "password", "email", "code"))
@@ -109,13 +114,9 @@ async def _answer(
     return ds_render.respond(ds_render.merge(FORM, **context))
 
 
-def _refused() -> Response[Any]:
-    return ds_render.notice_response("This request was refused: reload the page and try again.", error=True)
-
-
 async def _guarded(request: Request[Any, Any, Any], step: Any) -> Response[Any]:
     if not csrf_ok(core_app(request), request):
-        return _refused()
+        return ds_render.notice_response(REFUSED, error=True)
     try:
         response: Response[Any] = await step(request)
     except ApiError as exc:
@@ -143,15 +144,26 @@ async def otp_request(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _otp_request(request: Request[Any, Any, Any]) -> Response[Any]:
-    app = core_app(request)
     f = await _fields(request, "email", "mfaId", "next")
-    result = await _run(request, record_auth_otp.request_otp, "request-otp", {"email": f["email"]})
-    values = {"email": f["email"], "mfaId": f["mfaId"]}
+    return await _send_code(request, f["email"], f["mfaId"], _next(f["next"]))
+
+
+def _email_is_identity(app: App) -> bool:
+    col = app.store.find(SUPERUSERS)
+    fields = ((col.auth.get("passwordAuth") or {}).get("identityFields") if col else None) or ["email"]
+    return list(fields) == ["email"]
+
+
+async def _send_code(request: Request[Any, Any, Any], email: str, mfa_id: str, nxt: str) -> Response[Any]:
+    """Request a one-time code for `email`, then show the code step (PocketBase answers the
+    same whether or not the address has an account)."""
+    result = await _run(request, record_auth_otp.request_otp, "request-otp", {"email": email})
+    values = {"email": email, "mfaId": mfa_id}
     if not result.ok:
-        return await _answer(request, result, step="otp-request", values=values, nxt=_next(f["next"]))
+        return await _answer(request, result, step="otp-request", values=values, nxt=nxt)
     otp_id = str((result.data or {}).get("otpId") or "")
-    context = login_context(app, step="otp-code", values={**values, "otpId": otp_id}, next=_next(f["next"]))
-    context["error"] = "If the address has an account, a code is on its way."
+    context = login_context(core_app(request), step="otp-code", values={**values, "otpId": otp_id}, next=nxt)
+    context["error"] = f"A one-time code was mailed to {email} if it has an account."
     return ds_render.respond(ds_render.merge(FORM, **context))
 
 

@@ -9,7 +9,7 @@ page through Datastar (`@get` into the table's element) and work as plain links 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -54,9 +54,11 @@ class Paging:
     total_items: int = 0
     total_pages: int = 0
     query: dict[str, str] = field(default_factory=dict)
+    # the URL parameters that make up the table's state (a screen may add its own, e.g. search)
+    state: tuple[str, ...] = STATE
 
     @classmethod
-    def of(cls, data: Any, query: Mapping[str, str]) -> Paging:
+    def of(cls, data: Any, query: Mapping[str, str], state: tuple[str, ...] = STATE) -> Paging:
         body = data if isinstance(data, dict) else {}
         return cls(
             items=[i for i in body.get("items") or [] if isinstance(i, dict)],
@@ -65,6 +67,7 @@ class Paging:
             total_items=max(int(body.get("totalItems") or 0), 0),
             total_pages=max(int(body.get("totalPages") or 0), 0),
             query=dict(query),
+            state=state,
         )
 
     def href(self, base: str, **changes: Any) -> str:
@@ -72,7 +75,7 @@ class Paging:
         state = {**self.query, **{k: str(v) for k, v in changes.items()}}
         if "sort" in changes or "filter" in changes:
             state["page"] = "1"  # a new order or filter starts at the top
-        params = {k: v for k, v in state.items() if k in STATE and v}
+        params = {k: v for k, v in state.items() if k in self.state and v}
         return f"{base}?{urlencode(params)}" if params else base
 
     def window(self, size: int = 7) -> list[int]:
@@ -94,3 +97,25 @@ class Paging:
     def toggled_sort(self, column: str) -> str:
         """The sort a click on a column header asks for: ascending, then descending."""
         return f"-{column}" if self.sort_of(column) == "asc" else column
+
+
+def search_filter(term: str, fields: Iterable[str]) -> str:
+    """A search box's text as a filter: kept as is when it already looks like one (has an
+    operator), else `field ?~ 'term'` over `fields`, as PocketBase's dashboard does
+    (ui/src/utils.js normalizeSearchFilter)."""
+    term = term.strip()
+    names = list(fields)
+    if not term or not names or any(op in term for op in "=~><"):
+        return term
+    if term[:1] in "\"'`":
+        term = term[1:]
+    if term[-1:] in "\"'`":
+        term = term[:-1]
+    quoted = "'" + term.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "||".join(f"{name}?~{quoted}" for name in names)
+
+
+def all_of(*filters: str) -> str:
+    """Filters joined with `&&`, each in its own parentheses; empty ones left out."""
+    parts = [f for f in filters if f.strip()]
+    return parts[0] if len(parts) == 1 else "&&".join(f"({f})" for f in parts)

@@ -98,6 +98,8 @@ def record_request(
     path: str = scope.get("path", "")
     if status < 400 and (path == "/api/logs" or path.startswith("/api/logs/")):
         return
+    if status < 400 and _static_page(str(scope.get("method", "")), path):
+        return
     logs = core.services.get("logs")
     if logs is None:
         return
@@ -120,6 +122,16 @@ def record_request(
         settings=core.store.settings.get(),
     )
     logs.add(entry)
+
+
+def _static_page(method: str, path: str) -> bool:
+    """Static files and the dashboard's pages and views: PocketBase serves its dashboard with
+    apis.Static, which skips the log of a successful request (errors are still logged). What
+    the dashboard changes (its POSTs) is logged, as the API calls it stands for."""
+    if path.startswith("/ds/static/"):
+        return True
+    # Litestar's router may leave "/_/" as "/_" in the scope
+    return method == "GET" and (path == "/_" or path.startswith("/_/"))
 
 
 def _header(headers: Any, name: bytes) -> str:

@@ -157,49 +157,54 @@ async def _connect(args: argparse.Namespace) -> Any:
 
 
 async def gather_status(args: argparse.Namespace) -> dict[str, Any]:
+    stream = _stream(args)
+    local = _local_state(_data_dir(args))
+    nc = await _connect(args)
+    try:
+        return await stream_status(nc.jetstream(), stream, None if local is None else local.seq)
+    finally:
+        await nc.close()
+
+
+async def stream_status(js: Any, stream: str, applied: int | None) -> dict[str, Any]:
+    """The stream, its newest snapshot and every node's status; `applied` is this data dir's
+    (None: not derived from a stream). Also what the dashboard's Cluster page shows."""
     import nats.js.errors
 
     from core.ha import snapshot
     from core.ha.upkeep import NodeStatus, key_value, nodes_bucket
 
-    stream = _stream(args)
-    local = _local_state(_data_dir(args))
-    nc = await _connect(args)
     try:
-        js = nc.jetstream()
-        try:
-            info = await js.stream_info(stream)
-        except nats.js.errors.NotFoundError:
-            raise ConfigError(
-                f"--ha-stream: no stream {stream!r} on this NATS (has a --ha node started?)"
-            ) from None
-        last = int(info.state.last_seq)
-        newest = await snapshot.newest(await snapshot.bucket(js, stream, info.config.num_replicas or 1))
-        nodes = await key_value(js, nodes_bucket(stream), info.config.num_replicas or 1)
-        peers = []
-        try:
-            names = sorted(await nodes.keys())
-        except nats.js.errors.NoKeysError:
-            names = []
-        now = time.time()
-        for name in names:
-            entry = await nodes.get(name)
-            if entry.value:
-                peer = NodeStatus.from_json(entry.value)
-                peers.append(
-                    {**peer.__dict__, "lag": max(0, last - peer.applied), "seen": round(now - peer.at, 1)}
-                )
-        return {
-            "stream": stream,
-            "replicas": info.config.num_replicas,
-            "first": int(info.state.first_seq),
-            "last": last,
-            "local": None if local is None else {"applied": local.seq, "lag": max(0, last - local.seq)},
-            "snapshot": None if newest is None else {"seq": newest.seq, "bytes": newest.size},
-            "nodes": peers,
-        }
-    finally:
-        await nc.close()
+        info = await js.stream_info(stream)
+    except nats.js.errors.NotFoundError:
+        raise ConfigError(
+            f"--ha-stream: no stream {stream!r} on this NATS (has a --ha node started?)"
+        ) from None
+    last = int(info.state.last_seq)
+    newest = await snapshot.newest(await snapshot.bucket(js, stream, info.config.num_replicas or 1))
+    nodes = await key_value(js, nodes_bucket(stream), info.config.num_replicas or 1)
+    peers = []
+    try:
+        names = sorted(await nodes.keys())
+    except nats.js.errors.NoKeysError:
+        names = []
+    now = time.time()
+    for name in names:
+        entry = await nodes.get(name)
+        if entry.value:
+            peer = NodeStatus.from_json(entry.value)
+            peers.append(
+                {**peer.__dict__, "lag": max(0, last - peer.applied), "seen": round(now - peer.at, 1)}
+            )
+    return {
+        "stream": stream,
+        "replicas": info.config.num_replicas,
+        "first": int(info.state.first_seq),
+        "last": last,
+        "local": None if applied is None else {"applied": applied, "lag": max(0, last - applied)},
+        "snapshot": None if newest is None else {"seq": newest.seq, "bytes": newest.size},
+        "nodes": peers,
+    }
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@
   1280x800; `admin_page` is already signed in through the sign-in screen. Every test fails on a
   JavaScript error, a console error or an HTTP error answer;
 - `shot(page, name)`: a screenshot of the screen at desktop and at phone width, into
-  tests/admin/artifacts/ (gitignored; $CORE_ADMIN_ARTIFACTS overrides it).
+  tests/admin/artifacts/ (gitignored; $CORE_ADMIN_ARTIFACTS overrides it); it fails when the
+  page is wider than the phone.
 
 In a module, put the in-process (async) tests before the browser ones: once the module's
 Chromium runs, playwright's event loop is the running loop and an async test cannot start its own.
@@ -16,6 +17,8 @@ Chromium runs, playwright's event loop is the running loop and an async test can
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,21 @@ class AdminServer:
     process: ServerProcess
     # every mail to an address about a subject, once there is one (it only reads `mailbox`)
     mails_to = UiServer.mails_to
+
+    def count(self, address: str, subject: str) -> int:
+        with self.mailbox._lock:
+            return sum(1 for m in self.mailbox.mails if address in m.recipients and subject in m.subject)
+
+    def code_after(self, address: str, seen: int, timeout: float = 10.0) -> str:
+        """The one-time code of the first OTP mail to `address` after the `seen` ones."""
+        deadline = time.monotonic() + timeout
+        while self.count(address, "OTP") <= seen:
+            assert time.monotonic() < deadline, f"no new OTP mail to {address}"
+            time.sleep(0.05)
+        text = self.mails_to(address, "OTP")[seen].text
+        found = re.search(r"\b(\d{6,8})\b", text)
+        assert found, text
+        return found.group(1)
 
 
 @pytest.fixture(scope="session")
@@ -110,5 +128,8 @@ def shot(page: Any, name: str) -> None:
     page.set_viewport_size(PHONE)
     try:
         page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+        # at phone width nothing pushes the page sideways (wide tables scroll in their box)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name}: {overflow}px wider than a phone"
     finally:
         page.set_viewport_size(size)

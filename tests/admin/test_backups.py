@@ -14,6 +14,8 @@ from core.app import App
 from tests.admin.conftest import AdminServer, shot, submit
 from tests.admin.test_session import DS, sign_in
 
+S3_BLANKS = {f"backups.s3.{k}": "" for k in ("endpoint", "bucket", "region", "accessKey")}
+
 
 async def test_restore_needs_the_typed_name(client: AsyncTestClient[Any], app: App) -> None:
     await sign_in(client)
@@ -36,13 +38,18 @@ async def test_the_backups_tab_saves_cron_and_max_keep(client: AsyncTestClient[A
     headers = {**DS, "Origin": str(client.base_url)}
     bad = await client.post(
         "/_/api/settings/backups",
-        data={"backups.cron": "not a cron", "backups.cronMaxKeep": "2"},
+        data={**S3_BLANKS, "backups.cron": "not a cron", "backups.cronMaxKeep": "2"},
         headers=headers,
     )
     assert 'id="settings-backups-backups-cron-error"' in bad.text
     ok = await client.post(
         "/_/api/settings/backups",
-        data={"backups.cron": "0 0 * * *", "backups.cronMaxKeep": "2"},
+        data={
+            **S3_BLANKS,
+            "backups.cron": "0 0 * * *",
+            "backups.cronMaxKeep": "2",
+            "backups.s3.bucket": "bk",
+        },
         headers=headers,
     )
     assert "Settings saved." in ok.text
@@ -50,6 +57,7 @@ async def test_the_backups_tab_saves_cron_and_max_keep(client: AsyncTestClient[A
         **app.store.settings.get()["backups"],
         "cron": "0 0 * * *",
         "cronMaxKeep": 2,
+        "s3": {**app.store.settings.get()["backups"]["s3"], "bucket": "bk", "enabled": False},
     }
 
 
@@ -79,9 +87,18 @@ def test_backups_screen(admin_page: Any, admin_server: AdminServer, tmp_path: Pa
     upload = tmp_path / "uploaded.zip"
     upload.write_bytes(saved.read_bytes())
     page.set_input_files("#backup-upload-file", str(upload))
-    submit(page, "backup-upload")
+    with page.expect_request("**/_/api/backups/upload") as sent:
+        submit(page, "backup-upload")
+    # posted by admin.js's XMLHttpRequest (upload progress), not by fetch
+    assert sent.value.resource_type == "xhr" and sent.value.headers["accept"] == "application/json"
     expect(page.locator("#notice")).to_have_text("Backup uploaded.")
+    expect(page.locator("#backup-upload-progress")).to_have_js_property("value", 100)
+    expect(page.locator("tr[data-key='uploaded.zip']")).to_be_visible()  # the list reloaded
     assert "uploaded.zip" in [b["key"] for b in api.get("/api/backups").json()]
+    # the API's refusal reaches the notice the same way
+    page.set_input_files("#backup-upload-file", str(upload))
+    submit(page, "backup-upload")
+    expect(page.locator("#notice")).to_contain_text("already exists")
     # a change after the backup, undone by the restore
     assert api.patch("/api/settings", json={"meta": {"appName": "After backup"}}).status_code == 200
     row = page.locator("tr[data-key='screen.zip']")

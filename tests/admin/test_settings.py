@@ -37,6 +37,24 @@ CASES = [
         {"meta.appName": "Widgets", "meta.hideControls": True, "superuserIPs": []},
     ),
     Case(
+        "accent color, used by the dashboard",
+        "application",
+        {"meta.appName": "Acme", "meta.appURL": "https://acme.example.com", "meta.accentColor": "#aa0000"},
+        ["Settings saved."],
+        {"meta.accentColor": "#aa0000"},
+    ),
+    Case(
+        "not a color",
+        "application",
+        {
+            "meta.appName": "Acme",
+            "meta.appURL": "https://acme.example.com",
+            "meta.accentColor": "red;}body{x",
+        },
+        ['id="settings-application-meta-accentColor-error"'],
+        {"meta.accentColor": "#1055c9"},
+    ),
+    Case(
         "a blank name is refused next to its input",
         "application",
         {"meta.appName": "", "meta.appURL": "https://x.example.com"},
@@ -136,6 +154,16 @@ CASES = [
 ]
 
 
+def _full(case: Case) -> dict[str, str]:
+    """The case's form as a browser posts it: every text input of the tab is there."""
+    from core.admin.settings_spec import BY_KEY
+
+    blanks = {i.path: "" for i in BY_KEY[case.tab].inputs if i.kind not in ("bool", "secret")}
+    if case.tab == "logs":
+        blanks["logs.minLevel"] = "0"
+    return {**blanks, **case.form}
+
+
 def _at(data: Any, path: str) -> Any:
     for part in path.split("."):
         data = data[part]
@@ -146,7 +174,7 @@ def _at(data: Any, path: str) -> Any:
 async def test_settings_tab(client: AsyncTestClient[Any], app: App, case: Case) -> None:
     await sign_in(client)
     resp = await client.post(
-        f"/_/api/settings/{case.tab}", data=case.form, headers={**DS, "Origin": str(client.base_url)}
+        f"/_/api/settings/{case.tab}", data=_full(case), headers={**DS, "Origin": str(client.base_url)}
     )
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
     for fragment in case.contains:
@@ -156,6 +184,12 @@ async def test_settings_tab(client: AsyncTestClient[Any], app: App, case: Case) 
     stored = app.store.settings.get()
     for path, value in case.saved.items():
         assert _at(stored, path) == value, path
+
+
+async def test_the_accent_color_reaches_every_page(client: AsyncTestClient[Any], app: App) -> None:
+    await sign_in(client)
+    await app.store.update_settings({"meta": {"accentColor": "#aa0000"}})
+    assert ":root { --accent: #aa0000; }" in (await client.get("/_/superusers")).text
 
 
 async def test_settings_pages_render_every_tab(client: AsyncTestClient[Any]) -> None:
@@ -184,6 +218,26 @@ async def test_rules_rows_are_added_and_removed_without_saving(
     removed = await client.post("/_/api/settings/ratelimits/rules?remove=0", data=form, headers=headers)
     assert 'id="rule-0"' not in removed.text
     assert len(app.store.settings.get()["rateLimits"]["rules"]) == 4  # nothing saved
+
+
+async def test_test_mail_and_storage_check_answer_with_pocketbases_words(
+    client: AsyncTestClient[Any],
+) -> None:
+    await sign_in(client)
+    headers = {**DS, "Origin": str(client.base_url)}
+    bad = await client.post(
+        "/_/api/settings/mail/test", data={"email": "nope", "template": "verification"}, headers=headers
+    )
+    assert 'id="mail-test-email-error"' in bad.text and "Must be a valid email address." in bad.text
+    unknown = await client.post(
+        "/_/api/settings/mail/test", data={"email": "a@example.com", "template": "x"}, headers=headers
+    )
+    assert 'id="mail-test-template-error"' in unknown.text
+    for filesystem in ("storage", "backups"):
+        s3 = await client.post(f"/_/api/settings/s3/test?filesystem={filesystem}", headers=headers)
+        assert "S3 storage filesystem is not enabled." in s3.text, filesystem
+    bad = await client.post("/_/api/settings/s3/test?filesystem=nope", headers=headers)
+    assert "Failed to test the S3 filesystem." in bad.text
 
 
 @pytest.mark.slow

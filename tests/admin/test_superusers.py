@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from core.app import App
 from tests.admin.conftest import AdminServer, shot, submit
 from tests.admin.test_session import DS, sign_in
 from tests.scenario import Scenario, run_scenario
+from tests.servers import start_core, start_pocketbase, superuser_client
 
 ONLY = "You can't delete the only existing superuser."
 
@@ -47,6 +49,20 @@ async def test_create_shows_pocketbase_errors_next_to_the_fields(client: AsyncTe
 
 
 @pytest.mark.slow
+def test_pocketbase_and_core_refuse_to_delete_the_only_superuser_alike(tmp_path: Path) -> None:
+    answers = []
+    for start in (start_pocketbase, start_core):
+        with start(tmp_path / start.__name__) as server:
+            api = superuser_client(server)
+            only = api.get("/api/collections/_superusers/records").json()["items"]
+            assert len(only) == 1
+            resp = api.delete(f"/api/collections/_superusers/records/{only[0]['id']}")
+            answers.append((resp.status_code, resp.json()))
+            api.close()
+    assert answers[0] == answers[1] == (400, {"data": {}, "message": ONLY, "status": 400})
+
+
+@pytest.mark.slow
 def test_superusers_screen(admin_page: Any, admin_server: AdminServer) -> None:
     from playwright.sync_api import expect
 
@@ -64,6 +80,17 @@ def test_superusers_screen(admin_page: Any, admin_server: AdminServer) -> None:
     ).json()
     assert found["totalItems"] == 1
     rid = found["items"][0]["id"]
+    # the pager and the column headers morph the table in place (server-side paging)
+    page.goto("/_/superusers?perPage=1&sort=email")
+    expect(page.locator("#superusers-table tbody tr")).to_have_count(1)
+    expect(page.locator("#superusers-table tbody")).to_contain_text("admin@example.com")
+    page.locator("#superusers-table a[rel=next]").click()
+    expect(page.locator("#superusers-table tbody")).to_contain_text("second@example.com")
+    assert page.url.endswith("/_/superusers?perPage=1&sort=email")  # no page load happened
+    page.locator("#superusers-table th a", has_text="Email").click()
+    expect(page.locator("#superusers-table th[aria-sort=descending]")).to_contain_text("Email")
+    expect(page.locator("#superusers-table tbody")).to_contain_text("second@example.com")
+    page.goto("/_/superusers")
     row = page.locator(f"#superuser-{rid}")
     row.locator("summary").click()
     page.fill(f"#password-{rid}-password", "changed-password-2")
