@@ -120,6 +120,12 @@ def submit(page: Any, form: str) -> None:
     page.locator(f"#{form} button[type=submit]").first.click()
 
 
+# the elements that overflow or outgrow a phone screen, to name the culprit in a failure
+_WIDE = """() => [...document.querySelectorAll('body, body *')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().width > window.innerWidth)
+  .slice(0, 8).map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${e.scrollWidth}/${e.clientWidth}/${Math.round(e.getBoundingClientRect().width)}`)"""
+
+
 def shot(page: Any, name: str) -> None:
     """The screen as it is, at 1280x800 and at phone width."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -130,6 +136,6 @@ def shot(page: Any, name: str) -> None:
         page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
         # at phone width nothing pushes the page sideways (wide tables scroll in their box)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name}: {overflow}px wider than a phone"
+        assert overflow <= 0, f"{name}: {overflow}px wider than a phone: {page.evaluate(_WIDE)}"
     finally:
         page.set_viewport_size(size)
