@@ -17,6 +17,7 @@ from typing import Any
 import apsw
 
 from core.errors import ApiError, validation_error
+from core.store.codec import codec_of
 from core.store.collections import Registry
 from core.store.db import WriteContext
 from core.store.ddl import quote
@@ -141,12 +142,9 @@ class RecordWriter:
         return removed
 
     def _row_params(self, col: Collection, values: dict[str, Any]) -> tuple[list[str], list[Any]]:
-        names: list[str] = []
-        params: list[Any] = []
-        for f in col.fields:
-            names.append(f.name)
-            params.append(field_type(f.type).to_db(f, values.get(f.name)))
-        return names, params
+        writers = codec_of(col).writers
+        get = values.get
+        return [name for name, _ in writers], [write(get(name)) for name, write in writers]
 
     def _unique_errors(self, col: Collection, exc: apsw.ConstraintError) -> dict[str, Any]:
         text = str(exc)

@@ -1,0 +1,50 @@
+"""Per-collection codecs: a collection's fields turned once into the callables the per-row loops
+run (stored value -> API value, record value -> SQLite parameter), instead of a type lookup and
+an options walk per field per row.
+
+A codec is built on first use and kept on the Collection object. The registry builds new
+Collection objects whenever the collections change (core/store/collections.py: Registry.load),
+so a schema change brings new codecs with it; the key below also notices a field list replaced
+or extended in place on an object not yet registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.store.fields import field_type
+from core.store.schema import Collection
+
+AUTH_SECRET_FIELDS = ("password", "tokenKey")
+
+Convert = Callable[[Any], Any]
+
+
+class RecordCodec:
+    __slots__ = ("key", "readers", "public_readers", "all_readers", "writers")
+
+    def __init__(self, col: Collection, key: tuple[int, int]) -> None:
+        self.key = key
+        # every field, hidden and secret ones included (validation, hooks)
+        self.all_readers: list[tuple[str, Convert]] = [
+            (f.name, field_type(f.type).reader(f)) for f in col.fields
+        ]
+        shown = [
+            (f, read)
+            for f, (_, read) in zip(col.fields, self.all_readers, strict=True)
+            if not (col.is_auth and f.name in AUTH_SECRET_FIELDS)
+        ]
+        # what a superuser sees, and what anyone else sees (no hidden fields)
+        self.readers: list[tuple[str, Convert]] = [(f.name, read) for f, read in shown]
+        self.public_readers: list[tuple[str, Convert]] = [(f.name, read) for f, read in shown if not f.hidden]
+        self.writers: list[tuple[str, Convert]] = [(f.name, field_type(f.type).writer(f)) for f in col.fields]
+
+
+def codec_of(col: Collection) -> RecordCodec:
+    key = (id(col.fields), len(col.fields))
+    codec: RecordCodec | None = col.__dict__.get("_codec")
+    if codec is None or codec.key != key:
+        codec = RecordCodec(col, key)
+        col.__dict__["_codec"] = codec
+    return codec
