@@ -11,10 +11,11 @@ or extended in place on an object not yet registered.
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import copy
 from typing import Any
 
-from core.store.fields import field_type
-from core.store.schema import Collection
+from core.store.fields import FieldType, ValidationContext, field_type
+from core.store.schema import Collection, Field
 
 AUTH_SECRET_FIELDS = ("password", "tokenKey")
 
@@ -22,7 +23,16 @@ Convert = Callable[[Any], Any]
 
 
 class RecordCodec:
-    __slots__ = ("key", "readers", "public_readers", "all_readers", "writers")
+    __slots__ = (
+        "key",
+        "readers",
+        "public_readers",
+        "all_readers",
+        "writers",
+        "by_name",
+        "validators",
+        "zeros",
+    )
 
     def __init__(self, col: Collection, key: tuple[int, int]) -> None:
         self.key = key
@@ -39,6 +49,18 @@ class RecordCodec:
         self.readers: list[tuple[str, Convert]] = [(f.name, read) for f, read in shown]
         self.public_readers: list[tuple[str, Convert]] = [(f.name, read) for f, read in shown if not f.hidden]
         self.writers: list[tuple[str, Convert]] = [(f.name, field_type(f.type).writer(f)) for f in col.fields]
+        self.by_name: dict[str, tuple[Field, FieldType]] = {
+            f.name: (f, field_type(f.type)) for f in col.fields
+        }
+        self.validators: list[tuple[Field, Callable[[Field, Any, ValidationContext], None]]] = [
+            (f, field_type(f.type).validate) for f in col.fields
+        ]
+        self.zeros: list[tuple[str, Any]] = [(f.name, field_type(f.type).zero(f)) for f in col.fields]
+
+    def new_values(self) -> dict[str, Any]:
+        """Every field at its zero value (a record before the body is applied)."""
+        # lists and objects are copied: the caller may change them in place
+        return {name: copy(zero) if isinstance(zero, list | dict) else zero for name, zero in self.zeros}
 
 
 def codec_of(col: Collection) -> RecordCodec:

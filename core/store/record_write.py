@@ -21,7 +21,7 @@ from core.store.codec import codec_of
 from core.store.collections import Registry
 from core.store.db import WriteContext
 from core.store.ddl import quote
-from core.store.fields import FieldError, ValidationContext, field_type, generate_from_pattern, split_modifier
+from core.store.fields import FieldError, ValidationContext, generate_from_pattern, split_modifier
 from core.store.fields.file import UploadedFile, stored_name
 from core.store.files import FileStorage
 from core.store.record_query import load_raw, manage_ids
@@ -79,12 +79,13 @@ class RecordWriter:
     def _apply_body(
         self, col: Collection, values: dict[str, Any], body: dict[str, Any], errors: dict[str, Any]
     ) -> None:
+        by_name = codec_of(col).by_name
         for key, raw in body.items():
             name, modifier = split_modifier(key)
-            f = col.get_field(name)
-            if f is None:
+            known = by_name.get(name)
+            if known is None:
                 continue
-            ft = field_type(f.type)
+            f, ft = known
             try:
                 if modifier is not None:
                     # `slug:autogenerate: "pre-"` gives "pre-" + a generated value (PocketBase)
@@ -105,11 +106,11 @@ class RecordWriter:
             existing_ids=self._existing_ids,
             is_superuser=self.req.is_superuser,
         )
-        for f in col.fields:
+        for f, validate in codec_of(col).validators:
             if f.name in errors:
                 continue
             try:
-                field_type(f.type).validate(f, values.get(f.name), vctx)
+                validate(f, values.get(f.name), vctx)
             except FieldError as e:
                 errors[f.name] = e.to_json()
 
@@ -157,13 +158,14 @@ class RecordWriter:
     def _rule_request(self, col: Collection, body: dict[str, Any], values: dict[str, Any]) -> RequestContext:
         """The request as rules see it: `@request.body.f` is field f's normalized new value."""
         rule_body: dict[str, Any] = {}
+        by_name = codec_of(col).by_name
         for key, raw in body.items():
             name, _ = split_modifier(key)
-            f = col.get_field(name)
-            if f is None:
+            known = by_name.get(name)
+            if known is None:
                 rule_body[key] = raw
                 continue
-            value = values.get(name)
+            f, value = known[0], values.get(name)
             if f.type == "file":
                 items = value if isinstance(value, list) else [value]
                 names = [i.filename if isinstance(i, UploadedFile) else i for i in items if i]
@@ -178,7 +180,7 @@ class RecordWriter:
         if col.is_view:
             raise ApiError(400, "Failed to create record.")
         rule_sql(col, "createRule", self.req, self.find)  # a null rule fails fast with 403
-        values: dict[str, Any] = {f.name: field_type(f.type).zero(f) for f in col.fields}
+        values = codec_of(col).new_values()
         errors: dict[str, Any] = {}
         clean = {k: v for k, v in body.items() if k not in META_KEYS}
         if col.is_auth and not self.req.is_superuser:

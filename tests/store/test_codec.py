@@ -174,3 +174,31 @@ def test_date_shortcut_equals_the_layout_walk() -> None:
         )
     for value in values:
         assert normalize_datetime(value) == _slow_normalize(value), value
+
+
+def test_number_and_json_string_shortcuts_equal_the_long_way() -> None:
+    import json
+
+    from core.store.fields.cast import format_f, go_json_dumps, json_number
+
+    rng = random.Random(9)
+    floats = [0.0, -0.0, 1.0, -1.0, 2.0**53, -(2.0**53), 2.0**53 + 2, 1e15, 1e20, 123456789012345680.0]
+    floats += [float(rng.randint(-(2**60), 2**60)) for _ in range(3000)]
+    floats += [float(rng.randint(-(10**6), 10**6)) for _ in range(3000)]
+    for value in floats:
+        assert json_number(value) == int(format_f(value)), value
+        assert type(json_number(value)) is int
+    texts = [
+        "",
+        "plain",
+        'quo"te\\',
+        "tab\tnew\nline\r\x00\x1f\x7f",
+        "<a href='x'>&amp;</a>",
+        "é中文🙂",
+        "\u2028\u2029",
+    ]
+    for text in texts:
+        expected = (
+            json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        )
+        assert go_json_dumps(text) == expected
