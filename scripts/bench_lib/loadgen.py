@@ -26,7 +26,7 @@ class LoadResult:
     seconds: float
     p50_ms: float
     p99_ms: float
-    errors: int  # non-2xx/3xx answers, timeouts and socket errors
+    errors: int  # unexpected answers (2xx/3xx where a 4xx is the point, or the other way), timeouts, socket errors
 
     @property
     def rps(self) -> float:
@@ -74,7 +74,7 @@ function done(summary, latency, requests)
   io.write(string.format(
     '\\nBENCH_JSON {{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d}}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
+    e.connect + e.read + e.write + e.timeout + {"summary.requests - e.status" if w.expect_error else "e.status"}))
 end
 """
 
@@ -137,7 +137,7 @@ async def _python_load(w: Workload, fx: Fixture, duration: float, connections: i
                 t0 = time.perf_counter()
                 try:
                     r = await http.request(w.method, path, content=body)
-                    ok = r.status_code < 400
+                    ok = (r.status_code >= 400) if w.expect_error else (r.status_code < 400)
                 except httpx.HTTPError:
                     ok = False
                 latencies.append(time.perf_counter() - t0)

@@ -65,6 +65,7 @@ class Workload:
     collection: str
     body: str | None = None  # a key of Fixture.bodies: "record:<shape>" or "auth"
     user_token: bool = False  # send a regular user's Authorization header
+    expect_error: bool = False  # every answer should be a 4xx (the error path)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,12 @@ class Shape:
                 Workload(f"create{suffix}", "POST", path, col, f"record:{self.name}", token),
                 Workload(f"update{suffix}", "PATCH", f"{path}/{{id}}", col, f"record:{self.name}", token),
             ]
+        if self.name != "narrow":
+            # the error path: a record that does not exist (404), a relation to nobody (400)
+            col, _ = self.collections()[0]
+            path = records_path(col)
+            out.append(Workload("view-404", "GET", f"{path}/missing{{id}}", col, None, False, True))
+            out.append(Workload("create-400", "POST", path, col, "invalid", False, True))
         out.append(Workload("auth", "POST", AUTH_PATH, "users", "auth"))
         return out
 
@@ -198,8 +205,8 @@ def workload_names() -> list[str]:
     return [w.name for w in wide_shape(3).workloads()]
 
 
-# the old default set; `auth` (argon2/bcrypt hashing) measures the password hash, not records
-DEFAULT_WORKLOADS = [n for n in workload_names() if n != "auth"]
+# `auth` (password hashing) measures the hash function, not records; the error path is on demand
+DEFAULT_WORKLOADS = [n for n in workload_names() if n not in ("auth", "view-404", "create-400")]
 
 
 @dataclass
@@ -275,6 +282,9 @@ async def seed(
         emails, user_ids, user_token = await seed_users(http)
         fx = Fixture(url=url, user_token=user_token, ids={}, bodies={}, user_emails=emails)
         fx.bodies["auth"] = [json.dumps({"identity": e, "password": USER_PASSWORD}) for e in emails]
+        # a relation to a user that does not exist: 400 on every server, from any shape
+        invalid = {"owner": "nonexistent0000", "text1": "x"}
+        fx.bodies["invalid"] = [json.dumps(invalid)]
         for shape in shapes:
             rng = random.Random(42)
             bodies = [json.dumps(shape.make_body(rng, user_ids)) for _ in range(BODIES)]
