@@ -32,6 +32,9 @@ class RecordCodec:
         "by_name",
         "validators",
         "zeros",
+        "stamped_on_create",
+        "stamped_on_update",
+        "generated",
     )
 
     def __init__(self, col: Collection, key: tuple[int, int]) -> None:
@@ -56,6 +59,17 @@ class RecordCodec:
             (f, field_type(f.type).validate) for f in col.fields
         ]
         self.zeros: list[tuple[str, Any]] = [(f.name, field_type(f.type).zero(f)) for f in col.fields]
+        # autodates a create (onCreate) and an update (onUpdate) set to now: an onUpdate-only
+        # field stays "" until the first update (AutodateField.Intercept); text fields a create
+        # fills from their autogeneratePattern
+        autodates = [f for f in col.fields if f.type == "autodate"]
+        self.stamped_on_create = [f.name for f in autodates if f.opt("onCreate")]
+        self.stamped_on_update = [f.name for f in autodates if f.opt("onUpdate")]
+        self.generated: list[tuple[str, str]] = [
+            (f.name, str(f.opt("autogeneratePattern")))
+            for f in col.fields
+            if f.type == "text" and f.opt("autogeneratePattern")
+        ]
 
     def new_values(self) -> dict[str, Any]:
         """Every field at its zero value (a record before the body is applied)."""

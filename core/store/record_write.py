@@ -83,7 +83,8 @@ class RecordWriter:
         for key, raw in body.items():
             name, modifier = split_modifier(key)
             known = by_name.get(name)
-            if known is None:
+            # an autodate takes no value from a body (its setter is a no-op in PocketBase)
+            if known is None or known[1].name == "autodate":
                 continue
             f, ft = known
             try:
@@ -224,12 +225,14 @@ class RecordWriter:
         return WriteResult(col, raw)
 
     def _fill_generated(self, col: Collection, values: dict[str, Any], *, is_new: bool) -> None:
+        codec = codec_of(col)
         now = now_str()
-        for f in col.fields:
-            if f.type == "autodate" and ((is_new and f.opt("onCreate")) or (f.opt("onUpdate"))):
-                values[f.name] = now
-            elif is_new and f.type == "text" and not values.get(f.name) and f.opt("autogeneratePattern"):
-                values[f.name] = generate_from_pattern(str(f.opt("autogeneratePattern")))
+        for name in codec.stamped_on_create if is_new else codec.stamped_on_update:
+            values[name] = now
+        if is_new:
+            for name, pattern in codec.generated:
+                if not values.get(name):
+                    values[name] = generate_from_pattern(pattern)
 
     def _check_password_confirm(
         self, body: dict[str, Any], errors: dict[str, Any], *, required: bool

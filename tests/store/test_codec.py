@@ -202,3 +202,22 @@ def test_number_and_json_string_shortcuts_equal_the_long_way() -> None:
             json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         )
         assert go_json_dumps(text) == expected
+
+
+def test_generated_values_are_listed_once() -> None:
+    col = Collection(
+        name="g",
+        fields=[
+            Field("id", "text", options={"autogeneratePattern": "[a-z0-9]{15}"}),
+            Field("slug", "text"),
+            Field("made", "autodate", options={"onCreate": True, "onUpdate": False}),
+            Field("touched", "autodate", options={"onCreate": False, "onUpdate": True}),
+            Field("both", "autodate", options={"onCreate": True, "onUpdate": True}),
+        ],
+    )
+    codec = codec_of(col)
+    assert codec.stamped_on_create == ["made", "both"]
+    assert codec.stamped_on_update == ["touched", "both"]
+    assert codec.generated == [("id", "[a-z0-9]{15}")]
+    values = codec.new_values()
+    assert values == {"id": "", "slug": "", "made": "", "touched": "", "both": ""}
