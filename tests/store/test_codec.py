@@ -221,3 +221,16 @@ def test_generated_values_are_listed_once() -> None:
     assert codec.generated == [("id", "[a-z0-9]{15}")]
     values = codec.new_values()
     assert values == {"id": "", "slug": "", "made": "", "touched": "", "both": ""}
+
+
+def test_json_number_shortcut_equals_the_digit_walk() -> None:
+    from core.store.fields.cast import _format_fixed, _shortest, format_json_number
+
+    rng = random.Random(13)
+    values = [1e-4, 1e16 - 2, 0.1, 0.3, 2.5, 1 / 3, 123456.789, 9007199254740993.0, 5e-5, 1e-4 * 0.999]
+    for _ in range(5000):
+        values.append(rng.uniform(-1, 1) * 10 ** rng.randint(-6, 17))
+        values.append(float(rng.randint(-(10**17), 10**17)))
+    for value in values:
+        if 1e-6 <= abs(value) < 1e21:
+            assert format_json_number(value) == _format_fixed(*_shortest(value)), repr(value)

@@ -191,6 +191,11 @@ def format_json_number(value: float) -> str:
     """encoding/json's float64 text: exponent below 1e-6 and from 1e21, as `1e-7`, `1e+21`."""
     if math.isnan(value) or math.isinf(value):
         raise ValueError("unsupported JSON number")
+    if 1e-4 <= abs(value) < 1e16:
+        # Python's repr is the same shortest round-trip digits, and in this range plain
+        # notation; only an integral value gets a ".0" Go does not print
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
     sign, digits, point = _shortest(value)
     magnitude = abs(value)
     if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):

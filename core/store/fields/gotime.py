@@ -355,10 +355,20 @@ def _pb_text(value: str) -> GoTime | None:
 _ZERO_TEXT = "0001-01-01 00:00:00.000Z"
 
 
+# the same text with the range checks in the pattern, for the yes/no question alone
+_PB_TEXT_IN_RANGE = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z", re.ASCII
+)
+
+
 def is_pb_text(value: str) -> bool:
     """Whether `value` is the PocketBase text of a valid, non-zero time (so pb_string() of its
     parse is `value` itself)."""
-    return value != _ZERO_TEXT and _pb_text(value) is not None
+    m = _PB_TEXT_IN_RANGE.fullmatch(value)
+    if m is None or value == _ZERO_TEXT:
+        return False
+    month, day = m.group(1, 2)
+    return day <= "28" or int(day) <= _days_in_month(int(value[:4]), int(month))
 
 
 def parse_datetime(value: str) -> GoTime | None:
