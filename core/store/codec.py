@@ -71,6 +71,10 @@ class RecordCodec:
             if f.type == "text" and f.opt("autogeneratePattern")
         ]
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        # a deep copy of a collection (a schema change in the making) builds codecs of its own
+        return None
+
     def new_values(self) -> dict[str, Any]:
         """Every field at its zero value (a record before the body is applied)."""
         # lists and objects are copied: the caller may change them in place

@@ -147,6 +147,11 @@ def test_codec_is_built_once_per_schema() -> None:
     assert second is not first and second.all_readers[-1][0] == "extra"
     col.fields = [Field("id", "text")]  # replaced
     assert [n for n, _ in codec_of(col).all_readers] == ["id"]
+    import copy
+
+    twin = copy.deepcopy(col)  # how a collection update starts
+    assert twin.__dict__.get("_codec") is None
+    assert codec_of(twin) is not codec_of(col)
 
 
 def _slow_normalize(value: str) -> str:
