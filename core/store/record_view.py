@@ -9,11 +9,9 @@ from typing import Any
 import apsw
 
 from core.errors import ApiError
-from core.store.fields import field_type
+from core.store.codec import codec_of
 from core.store.request import RequestContext
 from core.store.schema import Collection
-
-AUTH_SECRET_FIELDS = ("password", "tokenKey")
 
 
 def fetch_dicts(conn: apsw.Connection, sql: str, params: Any = ()) -> list[dict[str, Any]]:
@@ -28,7 +26,8 @@ def fetch_dicts(conn: apsw.Connection, sql: str, params: Any = ()) -> list[dict[
 
 def normalized(col: Collection, raw: dict[str, Any]) -> dict[str, Any]:
     """Every field's API value (hidden ones included), for validation and hooks."""
-    return {f.name: field_type(f.type).from_db(f, raw.get(f.name)) for f in col.fields}
+    get = raw.get
+    return {name: read(get(name)) for name, read in codec_of(col).all_readers}
 
 
 def serialize(
@@ -39,16 +38,12 @@ def serialize(
     manage_ids: set[str] | None = None,
 ) -> dict[str, Any]:
     su = req.is_superuser
-    is_auth = col.is_auth
+    codec = codec_of(col)
     out: dict[str, Any] = {"collectionId": col.id, "collectionName": col.name}
-    for f in col.fields:  # the per-record loop of every read: kept lean
-        if f.hidden and not su:
-            continue
-        name = f.name
-        if is_auth and name in AUTH_SECRET_FIELDS:
-            continue
-        out[name] = field_type(f.type).from_db(f, raw.get(name))
-    if is_auth and "email" in out and not su:
+    get = raw.get
+    for name, read in codec.readers if su else codec.public_readers:  # every read's per-record loop
+        out[name] = read(get(name))
+    if col.is_auth and "email" in out and not su:
         owner = req.auth is not None and req.auth.collection.id == col.id and req.auth.id == raw.get("id")
         visible = (
             bool(raw.get("emailVisibility"))

@@ -17,12 +17,14 @@ from typing import Any
 import apsw
 
 from core.errors import ApiError, validation_error
+from core.store.codec import codec_of
 from core.store.collections import Registry
 from core.store.db import WriteContext
 from core.store.ddl import quote
-from core.store.fields import FieldError, ValidationContext, field_type, generate_from_pattern, split_modifier
+from core.store.fields import FieldError, ValidationContext, generate_from_pattern, split_modifier
 from core.store.fields.file import UploadedFile, stored_name
 from core.store.files import FileStorage
+from core.store.filter import SQL
 from core.store.record_query import load_raw, manage_ids, scalar
 from core.store.record_view import fetch_dicts, normalized
 from core.store.request import SUPERUSERS, RequestContext
@@ -78,12 +80,14 @@ class RecordWriter:
     def _apply_body(
         self, col: Collection, values: dict[str, Any], body: dict[str, Any], errors: dict[str, Any]
     ) -> None:
+        by_name = codec_of(col).by_name
         for key, raw in body.items():
             name, modifier = split_modifier(key)
-            f = col.get_field(name)
-            if f is None:
+            known = by_name.get(name)
+            # an autodate takes no value from a body (its setter is a no-op in PocketBase)
+            if known is None or known[1].name == "autodate":
                 continue
-            ft = field_type(f.type)
+            f, ft = known
             try:
                 if modifier is not None:
                     # `slug:autogenerate: "pre-"` gives "pre-" + a generated value (PocketBase)
@@ -104,11 +108,11 @@ class RecordWriter:
             existing_ids=self._existing_ids,
             is_superuser=self.req.is_superuser,
         )
-        for f in col.fields:
+        for f, validate in codec_of(col).validators:
             if f.name in errors:
                 continue
             try:
-                field_type(f.type).validate(f, values.get(f.name), vctx)
+                validate(f, values.get(f.name), vctx)
             except FieldError as e:
                 errors[f.name] = e.to_json()
 
@@ -141,12 +145,9 @@ class RecordWriter:
         return removed
 
     def _row_params(self, col: Collection, values: dict[str, Any]) -> tuple[list[str], list[Any]]:
-        names: list[str] = []
-        params: list[Any] = []
-        for f in col.fields:
-            names.append(f.name)
-            params.append(field_type(f.type).to_db(f, values.get(f.name)))
-        return names, params
+        writers = codec_of(col).writers
+        get = values.get
+        return [name for name, _ in writers], [write(get(name)) for name, write in writers]
 
     def _unique_errors(self, col: Collection, exc: apsw.ConstraintError) -> dict[str, Any]:
         text = str(exc)
@@ -156,16 +157,26 @@ class RecordWriter:
                 out[f.name] = validation_error("validation_not_unique", "Value must be unique.")
         return out
 
+    def _write_rule(
+        self, col: Collection, rule_name: str, body: dict[str, Any], values: dict[str, Any]
+    ) -> SQL | None:
+        """The create or update rule's SQL; the rule's view of the body is built only for a rule
+        that is there to be checked (not "" and not for a superuser)."""
+        if self.req.is_superuser or not (col.rule(rule_name) or "").strip():
+            return rule_sql(col, rule_name, self.req, self.find)
+        return rule_sql(col, rule_name, self._rule_request(col, body, values), self.find)
+
     def _rule_request(self, col: Collection, body: dict[str, Any], values: dict[str, Any]) -> RequestContext:
         """The request as rules see it: `@request.body.f` is field f's normalized new value."""
         rule_body: dict[str, Any] = {}
+        by_name = codec_of(col).by_name
         for key, raw in body.items():
             name, _ = split_modifier(key)
-            f = col.get_field(name)
-            if f is None:
+            known = by_name.get(name)
+            if known is None:
                 rule_body[key] = raw
                 continue
-            value = values.get(name)
+            f, value = known[0], values.get(name)
             if f.type == "file":
                 items = value if isinstance(value, list) else [value]
                 names = [i.filename if isinstance(i, UploadedFile) else i for i in items if i]
@@ -180,7 +191,7 @@ class RecordWriter:
         if col.is_view:
             raise ApiError(400, "Failed to create record.")
         rule_sql(col, "createRule", self.req, self.find)  # a null rule fails fast with 403
-        values: dict[str, Any] = {f.name: field_type(f.type).zero(f) for f in col.fields}
+        values = codec_of(col).new_values()
         errors: dict[str, Any] = {}
         clean = {k: v for k, v in body.items() if k not in META_KEYS}
         if col.is_auth and not self.req.is_superuser:
@@ -192,7 +203,7 @@ class RecordWriter:
                 errors["verified"] = validation_error("validation_values_mismatch", "Values don't match.")
                 clean.pop("verified")
         self._apply_body(col, values, clean, errors)
-        rule = rule_sql(col, "createRule", self._rule_request(col, body, values), self.find)
+        rule = self._write_rule(col, "createRule", body, values)
         self._fill_generated(col, values, is_new=True)
         if col.is_auth:
             self._check_password_confirm(clean, errors, required=True)
@@ -224,12 +235,14 @@ class RecordWriter:
         return WriteResult(col, raw)
 
     def _fill_generated(self, col: Collection, values: dict[str, Any], *, is_new: bool) -> None:
+        codec = codec_of(col)
         now = now_str()
-        for f in col.fields:
-            if f.type == "autodate" and ((is_new and f.opt("onCreate")) or (f.opt("onUpdate"))):
-                values[f.name] = now
-            elif is_new and f.type == "text" and not values.get(f.name) and f.opt("autogeneratePattern"):
-                values[f.name] = generate_from_pattern(str(f.opt("autogeneratePattern")))
+        for name in codec.stamped_on_create if is_new else codec.stamped_on_update:
+            values[name] = now
+        if is_new:
+            for name, pattern in codec.generated:
+                if not values.get(name):
+                    values[name] = generate_from_pattern(pattern)
 
     def _check_password_confirm(
         self, body: dict[str, Any], errors: dict[str, Any], *, required: bool
@@ -274,7 +287,7 @@ class RecordWriter:
             self._auth_update_guards(col, record_id, raw_old, clean, errors)
         self._apply_body(col, values, clean, errors)
         # the rule sees the stored row and the submitted (normalized) body
-        rule = rule_sql(col, "updateRule", self._rule_request(col, body, values), self.find)
+        rule = self._write_rule(col, "updateRule", body, values)
         if not record_matches(self.conn, col, record_id, rule):
             raise ApiError(404)
         self._fill_generated(col, values, is_new=False)

@@ -46,3 +46,19 @@ def tree_cpu_seconds(root: int) -> float:
             # After the comm: [0]=state [1]=ppid ... [11]=utime [12]=stime [13]=cutime [14]=cstime
             ticks += sum(int(v) for v in fields[11:15])
     return ticks / _CLK_TCK
+
+
+def tree_memory_mb(root: int) -> tuple[float, float]:
+    """(RSS, PSS) of the whole tree in MB. RSS counts shared pages (the workers' common code) once
+    per process; PSS splits them, so it is what the tree really adds to the machine."""
+    rss = pss = 0
+    for pid in tree_pids(root):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return rss / 1024, pss / 1024

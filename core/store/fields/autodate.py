@@ -6,6 +6,7 @@ in request bodies and assign `date.now_datetime()` on create (onCreate) and upda
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from core.store.fields.base import FieldError, FieldType, FindCollection, ValidationContext
@@ -36,6 +37,12 @@ class AutodateType(FieldType):
 
     def from_db(self, field: Field, raw: Any) -> Any:
         return normalize_datetime(raw)
+
+    def reader(self, field: Field) -> Callable[[Any], Any]:
+        return normalize_datetime
+
+    def writer(self, field: Field) -> Callable[[Any], Any]:
+        return normalize_datetime
 
     def validate_options(
         self, field: Field, collection: Collection, find_collection: FindCollection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from core.store.fields.base import FieldType, ValidationContext, required_error
@@ -31,3 +32,6 @@ class BoolType(FieldType):
 
     def from_db(self, field: Field, raw: Any) -> Any:
         return to_bool(raw)
+
+    def reader(self, field: Field) -> Callable[[Any], Any]:
+        return to_bool

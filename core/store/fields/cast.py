@@ -11,6 +11,7 @@ import json
 import math
 import re
 from decimal import Decimal
+from json.encoder import encode_basestring  # json.dumps(str, ensure_ascii=False) without the setup
 from typing import Any
 
 # Go's ParseFloat decimal syntax: underscores only between digits, no surrounding whitespace.
@@ -190,6 +191,11 @@ def format_json_number(value: float) -> str:
     """encoding/json's float64 text: exponent below 1e-6 and from 1e21, as `1e-7`, `1e+21`."""
     if math.isnan(value) or math.isinf(value):
         raise ValueError("unsupported JSON number")
+    if 1e-4 <= abs(value) < 1e16:
+        # Python's repr is the same shortest round-trip digits, and in this range plain
+        # notation; only an integral value gets a ".0" Go does not print
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
     sign, digits, point = _shortest(value)
     magnitude = abs(value)
     if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
@@ -201,7 +207,8 @@ def json_number(value: float) -> int | float:
     """A float64 as Python's JSON would print it like Go: integral values without `.0`, and
     with Go's shortest digits (1.2345678901234567e19 prints as 12345678901234567000)."""
     if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
-        return int(format_f(value))
+        # up to 2^53 every integer is a float of its own, so its shortest digits are itself
+        return int(value) if abs(value) <= _EXACT_INT else int(format_f(value))
     return value
 
 
@@ -228,7 +235,7 @@ def go_json_dumps(value: Any) -> str:
 
 def _json_string(text: str) -> str:
     # Go escapes the JavaScript line separators even with HTML escaping off
-    return json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return encode_basestring(text).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def go_quote(text: str) -> str:

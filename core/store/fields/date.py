@@ -6,11 +6,12 @@ anything unparseable, numbers included, becomes "" rather than an error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from core.store.fields.base import FieldError, FieldType, ValidationContext, required_error
-from core.store.fields.gotime import GoTime, parse_datetime
+from core.store.fields.gotime import GoTime, is_pb_text, parse_datetime
 from core.store.schema import Field
 
 
@@ -29,6 +30,8 @@ def to_go_time(raw: Any) -> GoTime | None:
 
 
 def normalize_datetime(raw: Any) -> str:
+    if type(raw) is str and is_pb_text(raw):
+        return raw  # already PocketBase's text of a valid, non-zero time: formatting gives it back
     parsed = to_go_time(raw)
     return parsed.pb_string() if parsed else ""
 
@@ -76,3 +79,9 @@ class DateType(FieldType):
 
     def from_db(self, field: Field, raw: Any) -> Any:
         return normalize_datetime(raw)
+
+    def reader(self, field: Field) -> Callable[[Any], Any]:
+        return normalize_datetime
+
+    def writer(self, field: Field) -> Callable[[Any], Any]:
+        return normalize_datetime

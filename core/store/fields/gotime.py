@@ -335,10 +335,49 @@ def _apply_offset(t: GoTime, offset: int | None) -> GoTime:
     return GoTime(dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, t.nanos)
 
 
+# PocketBase's own layout, the text every stored date and autodate has: read without the general
+# layout walk (parse_layout would give the same fields), the range checks are the same
+_PB_TEXT = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})Z", re.ASCII)
+
+
+def _pb_text(value: str) -> GoTime | None:
+    """The time in a text of PocketBase's own layout, None if it is not one or out of range."""
+    m = _PB_TEXT.fullmatch(value)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, millis = map(int, m.groups())
+    in_range = 1 <= month <= 12 and hour < 24 and minute < 60 and second < 60
+    if in_range and 1 <= day <= _days_in_month(year, month):
+        return GoTime(year, month, day, hour, minute, second, millis * 1_000_000)
+    return None
+
+
+_ZERO_TEXT = "0001-01-01 00:00:00.000Z"
+
+
+# the same text with the range checks in the pattern, for the yes/no question alone
+_PB_TEXT_IN_RANGE = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z", re.ASCII
+)
+
+
+def is_pb_text(value: str) -> bool:
+    """Whether `value` is the PocketBase text of a valid, non-zero time (so pb_string() of its
+    parse is `value` itself)."""
+    m = _PB_TEXT_IN_RANGE.fullmatch(value)
+    if m is None or value == _ZERO_TEXT:
+        return False
+    month, day = m.group(1, 2)
+    return day <= "28" or int(day) <= _days_in_month(int(value[:4]), int(month))
+
+
 def parse_datetime(value: str) -> GoTime | None:
     """types.ParseDateTime for a string: None when nothing parses (PocketBase then stores "")."""
     if not value:
         return None
+    fast = _pb_text(value)
+    if fast is not None:
+        return fast
     try:
         return parse_layout(PB_LAYOUT, value)[0]
     except _ParseError:

@@ -7,6 +7,7 @@ de-duplicated list stored as JSON text. `field+` appends, `+field` prepends, `fi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from core.store.fields.base import FieldType, int_option
@@ -45,6 +46,19 @@ class ListFieldType(FieldType):
 
     def zero(self, field: Field) -> Any:
         return [] if is_multi(field) else ""
+
+    def reader(self, field: Field) -> Callable[[Any], Any]:
+        from_db = super().reader(field)
+        if is_multi(field):
+            return from_db
+
+        def read(raw: Any) -> Any:
+            # a single value is stored as the name or id itself: [raw], last item, is raw
+            if type(raw) is str and "[" not in raw:
+                return raw
+            return from_db(raw)
+
+        return read
 
     def normalize(self, field: Field, raw: Any) -> Any:
         values = self.items(raw)

@@ -24,7 +24,10 @@ class _LazyPattern:
     def __getattr__(self, name: str) -> Any:
         if self._compiled is None:
             self._compiled = re.compile(*self._args)
-        return getattr(self._compiled, name)
+        # kept on the instance: the next `fullmatch` is a plain attribute, not this hook again
+        value = getattr(self._compiled, name)
+        self.__dict__[name] = value
+        return value
 
 
 def _lazy(pattern: str, flags: int = 0) -> Any:
@@ -37,6 +40,8 @@ _LOCAL = _lazy(f"{_LOCAL_CHARS}+(?:\\.{_LOCAL_CHARS}+)*")
 _DOMAIN_ALNUM = _lazy(f"[a-zA-Z0-9{_UNI}]")
 _DOMAIN_LETTER = _lazy(f"[a-zA-Z{_UNI}]")
 _DOMAIN_CHARS = _lazy(f"[a-zA-Z0-9\\-._~{_UNI}]*")
+# a dot with an alnum before it and a letter after it
+_DOT_BETWEEN = _lazy(f"[a-zA-Z0-9{_UNI}]\\.[a-zA-Z{_UNI}]")
 
 
 def is_email(value: str) -> bool:
@@ -59,12 +64,7 @@ def _is_email_domain(domain: str) -> bool:
         return False
     if not _DOMAIN_ALNUM.fullmatch(domain[0]) or not _DOMAIN_LETTER.fullmatch(domain[-1]):
         return False
-    return any(
-        domain[i] == "."
-        and _DOMAIN_ALNUM.fullmatch(domain[i - 1])
-        and _DOMAIN_LETTER.fullmatch(domain[i + 1])
-        for i in range(1, len(domain) - 1)
-    )
+    return bool(_DOT_BETWEEN.search(domain))
 
 
 def email_domain(value: str) -> str:
@@ -140,18 +140,24 @@ def is_url(value: str) -> bool:
     return _url_syntax(value)
 
 
+_SPACE = _lazy(r"[\t\n\f\r ]")
+
+
 def _url_syntax(value: str) -> bool:
-    starts = [0] + [len(s) for s in _SCHEMES if value.startswith(s)]
+    # any of the readings will do: the one past a known scheme, the usual match, goes first
+    starts = [len(s) for s in _SCHEMES if value.startswith(s)] + [0]
     for start in starts:
         rest = value[start:]
-        # an optional `user[:pass]@` (any non-space run ending in @) before the host
         if _matches_authority(rest):
             return True
-        for i, ch in enumerate(rest):
-            if ch in "\t\n\f\r ":
-                break
-            if ch == "@" and i > 0 and _matches_authority(rest[i + 1 :]):
+        # an optional `user[:pass]@` (any non-space run ending in @) before the host
+        space = _SPACE.search(rest)
+        stop = space.start() if space else len(rest)
+        at = rest.find("@", 1, stop)
+        while at >= 0:
+            if _matches_authority(rest[at + 1 :]):
                 return True
+            at = rest.find("@", at + 1, stop)
     return False
 
 

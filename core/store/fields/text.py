@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from core.store.fields.base import (
@@ -198,6 +199,12 @@ class TextType(FieldType):
 
     def from_db(self, field: Field, raw: Any) -> Any:
         return to_string(raw)
+
+    def reader(self, field: Field) -> Callable[[Any], Any]:
+        return to_string
+
+    def writer(self, field: Field) -> Callable[[Any], Any]:
+        return to_string
 
     def validate_options(
         self, field: Field, collection: Collection, find_collection: FindCollection
