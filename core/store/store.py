@@ -98,10 +98,14 @@ class Store:
         return await self.db.write(op, schema=True)
 
     async def update_collection(self, id_or_name: str, data: dict[str, Any]) -> Collection:
-        old = self.collection_or_404(id_or_name, "The requested resource wasn't found.")
-        new = apply_collection_patch(old, data)
+        self.collection_or_404(id_or_name, "The requested resource wasn't found.")
 
         def op(ctx: WriteContext) -> Collection:
+            # read on the writer, not when the request came in: the collection may have changed
+            # in between (a concurrent edit; under --ha another node's, applied just before this
+            # group or before its retry), and the DDL is the difference from what is there now
+            old = self.collection_or_404(id_or_name, "The requested resource wasn't found.")
+            new = apply_collection_patch(old, data)
             if new.is_view:
                 colmod.infer_view_fields(ctx.conn, new, self.registry)
             colmod.validate_collection(new, old, self.registry, ctx.conn)
@@ -138,6 +142,8 @@ class Store:
             raise ApiError(400, "Failed to delete collection due to existing dependency.", {})
 
         def op(ctx: WriteContext) -> None:
+            # as it is now (a concurrent rename must not leave the table behind)
+            col = self.collection_or_404(id_or_name, "The requested resource wasn't found.")
             for other in self.registry.all():
                 if other.id == col.id:
                     continue
