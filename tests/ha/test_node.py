@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats.js.errors
 import pytest
 
 from core.api import build_asgi
@@ -21,6 +22,7 @@ from core.ha import snapshot
 from core.ha.applier import read_state
 from core.ha.changelog import StreamSettings
 from core.ha.entry import FORMAT_VERSION, MAGIC
+from core.ha.files import bucket_name, object_name
 from core.ha.node import HaNode, HaSettings, HaStartError
 from core.ha.upkeep import NodeStatus, key_value, nodes_bucket
 from core.store.db import open_connection
@@ -227,3 +229,40 @@ async def test_what_would_bypass_the_log_is_refused(cluster: Any, fixture_dir: P
         assert _state(app).seq == before + 1  # row changes go through the log
         restore = await client.post("/api/backups/any.zip/restore")
         assert restore.status_code == 400 and "not replicated under --ha" in restore.json()["message"]
+
+
+async def test_the_file_bucket_exists_from_the_start_and_a_deleted_record_leaves_it(
+    cluster: Any, fixture_dir: Path, tmp_path: Path
+) -> None:
+    """Nodes whose first uploads raced to create the bucket had requests go unanswered while its
+    replicas formed (a 503 for an upload on a healthy cluster): every node opens it at start.
+    A deleted record's files leave the bucket by name, not by listing the whole bucket."""
+    shutil.copytree(fixture_dir, tmp_path / "one")
+    app, node = await cluster("one", tmp_path / "one")
+    bucket = await cluster.js.object_store(bucket_name("pbjoin"))  # no upload yet
+    async with superuser_client(app) as client:
+        made = await client.post(
+            "/api/collections",
+            json={
+                "name": "docs",
+                "fields": [{"name": "files", "type": "file", "maxSelect": 3, "maxSize": 9999}],
+            },
+        )
+        assert made.status_code == 200, made.text
+        up = await client.post(
+            "/api/collections/docs/records", files=[("files", ("a.txt", b"a")), ("files", ("b.txt", b"b"))]
+        )
+        assert up.status_code == 200, up.text
+        keys = [object_name(made.json()["id"], up.json()["id"], name) for name in up.json()["files"]]
+        assert [(await bucket.get(key)).data for key in keys] == [b"a", b"b"]
+        gone = await client.delete(f"/api/collections/docs/records/{up.json()['id']}")
+        assert gone.status_code == 204
+    for key in keys:
+        for _ in range(100):
+            try:
+                await bucket.get_info(key)
+            except nats.js.errors.ObjectNotFoundError:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"{key} is still in the bucket")
