@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import apsw
 import httpx
+import msgspec
 import nats.js.errors
 import pytest
 
@@ -21,7 +23,7 @@ from core.config import Settings
 from core.ha import snapshot
 from core.ha.applier import read_state
 from core.ha.changelog import StreamSettings
-from core.ha.entry import FORMAT_VERSION, MAGIC
+from core.ha.entry import FORMAT_VERSION, MAGIC, READERS
 from core.ha.files import bucket_name, object_name
 from core.ha.node import HaNode, HaSettings, HaStartError
 from core.ha.upkeep import NodeStatus, key_value, nodes_bucket
@@ -266,3 +268,54 @@ async def test_the_file_bucket_exists_from_the_start_and_a_deleted_record_leaves
             await asyncio.sleep(0.05)
         else:
             raise AssertionError(f"{key} is still in the bucket")
+
+
+async def test_a_node_stalled_by_a_newer_format_applies_it_once_upgraded(
+    cluster: Any, fixture_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rolling upgrade: an upgraded node writes format 2 while this one reads format 1 only.
+    It stops at that entry (health 503 with the reason, the entry not skipped); restarted as a
+    core that reads format 2, it applies it and converges with a node that joins afterwards."""
+    shutil.copytree(fixture_dir, tmp_path / "one")
+    app, node = await cluster("one", tmp_path / "one")
+    app.services["ha"] = node
+    # format 2 in this test: format 1's body with a field format 1 does not know
+    copy = open_connection(tmp_path / "changes.db")
+    source = apsw.Connection(str(app.store.db.path), flags=apsw.SQLITE_OPEN_READONLY)
+    with copy.backup("main", source, "main") as backup:
+        backup.step()
+    source.close()
+    session = apsw.Session(copy, "main")
+    session.attach("posts")
+    copy.execute("INSERT INTO posts (id, title) VALUES ('fromformat2xxxx', 'written by a newer core')")
+    body = msgspec.msgpack.encode({"node": "newer", "changeset": session.changeset(), "hlc": 12345})
+    session.close()
+    copy.close()
+    await cluster.js.publish("pbjoin.changes", MAGIC + b"\x02" + body, stream="pbjoin")
+    transport = httpx.ASGITransport(app=build_asgi(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
+        for _ in range(100):
+            health = await client.get("/api/health")
+            if health.status_code == 503:
+                break
+            await asyncio.sleep(0.05)
+        assert health.status_code == 503 and "format 2" in health.json()["message"], health.text
+    assert _state(app).seq == 0
+    await cluster.close((app, node))
+
+    monkeypatch.setitem(READERS, 2, READERS[1])  # the upgrade: this core now reads format 2
+    app, node = await cluster("one", tmp_path / "one")
+    app.services["ha"] = node
+    await node.wait_applied(1)
+    assert _state(app).seq == 1
+    title = app.store.db.read_sync(
+        lambda c: c.execute("SELECT title FROM posts WHERE id = 'fromformat2xxxx'").fetchone()
+    )
+    assert title == ("written by a newer core",)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=build_asgi(app)), base_url="http://core"
+    ) as client:
+        assert (await client.get("/api/health")).status_code == 200
+    await _create_posts(app, ["after the upgrade"])
+    fresh = await cluster("two", tmp_path / "two")  # from snapshot 0, through the format-2 entry
+    await _same(app, fresh[0])
