@@ -10,7 +10,6 @@ import base64
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import apsw
 import pytest
@@ -22,7 +21,7 @@ from core.ha.applier import Applier, read_state
 from core.ha.entry import FORMAT_VERSION, Entry, decode, encode
 from core.ha.replicator import SHIPPED_TAGS
 from core.store.db import Change
-from tests.ha.test_applier import replica
+from tests.ha.test_applier import api_caller, replica
 
 __all__ = ["replica"]
 
@@ -66,14 +65,8 @@ async def test_write_golden(app: App, tokens: dict[str, str]) -> None:
         )
 
     app.store.db.commit_hooks.append(capture)
-    su = {"Authorization": tokens["superuser"]}
     async with AsyncTestClient(app=build_asgi(app)) as client:
-
-        async def call(method: str, url: str, body: Any = None) -> dict[str, Any]:
-            response = await client.request(method, url, json=body, headers=su)
-            assert response.status_code in (200, 204), response.text
-            return response.json() if response.status_code == 200 else {}
-
+        call = api_caller(client, tokens["superuser"])
         col = await call(
             "POST",
             "/api/collections",

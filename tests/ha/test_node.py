@@ -97,6 +97,15 @@ def _print(app: App) -> dict[str, Any]:
         conn.close()
 
 
+async def _health_once_stalled(client: httpx.AsyncClient) -> httpx.Response:
+    for _ in range(100):
+        health = await client.get("/api/health")
+        if health.status_code == 503:
+            break
+        await asyncio.sleep(0.05)
+    return health
+
+
 async def _same(a: App, b: App) -> None:
     for _ in range(200):
         if _state(a).seq == _state(b).seq:
@@ -194,11 +203,7 @@ async def test_an_entry_that_cannot_be_applied_stalls_the_node_loudly(
     await cluster.js.publish("pbjoin.changes", newer, stream="pbjoin")
     transport = httpx.ASGITransport(app=build_asgi(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
-        for _ in range(100):
-            health = await client.get("/api/health")
-            if health.status_code == 503:
-                break
-            await asyncio.sleep(0.05)
+        health = await _health_once_stalled(client)
         assert health.status_code == 503
         assert "format 2" in health.json()["message"] and "upgrade this node" in health.json()["message"]
         count = app.store.db.read_sync(lambda c: c.execute("SELECT count(*) FROM posts").fetchone()[0])
@@ -294,11 +299,7 @@ async def test_a_node_stalled_by_a_newer_format_applies_it_once_upgraded(
     await cluster.js.publish("pbjoin.changes", MAGIC + b"\x02" + body, stream="pbjoin")
     transport = httpx.ASGITransport(app=build_asgi(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
-        for _ in range(100):
-            health = await client.get("/api/health")
-            if health.status_code == 503:
-                break
-            await asyncio.sleep(0.05)
+        health = await _health_once_stalled(client)
         assert health.status_code == 503 and "format 2" in health.json()["message"], health.text
     assert _state(app).seq == 0
     await cluster.close((app, node))
