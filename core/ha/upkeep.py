@@ -27,6 +27,7 @@ from nats.js.kv import KeyValue
 from core.ha import snapshot
 from core.ha.applier import read_state
 from core.ha.changelog import ChangelogError, wait_for_leader
+from core.ha.kv import across_domain
 
 if TYPE_CHECKING:
     from core.app import App
@@ -48,7 +49,7 @@ def lease_bucket(stream: str) -> str:
 
 async def key_value(js: JetStreamContext, name: str, replicas: int, ttl: float | None = None) -> KeyValue:
     try:
-        return await js.key_value(name)
+        return across_domain(await js.key_value(name), js)
     except nats.js.errors.BucketNotFoundError:
         pass
     config = api.KeyValueConfig(
@@ -57,9 +58,9 @@ async def key_value(js: JetStreamContext, name: str, replicas: int, ttl: float |
     try:
         kv = await js.create_key_value(config)
     except nats.js.errors.BadRequestError:  # another node created it meanwhile
-        return await js.key_value(name)
+        return across_domain(await js.key_value(name), js)
     await wait_for_leader(js, f"KV_{name}")
-    return kv
+    return across_domain(kv, js)
 
 
 @dataclass

@@ -5,6 +5,9 @@ reads from the hub's stream, so it is one more node of the same cluster."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +16,16 @@ import nats
 import nats.js.errors
 import pytest
 
-from tests.servers import HaNode, ServerProcess, free_port, ha_cluster, start_all, start_core, superuser_token
+from tests.servers import (
+    REPO_ROOT,
+    HaNode,
+    ServerProcess,
+    free_port,
+    ha_cluster,
+    start_all,
+    start_core,
+    superuser_token,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +113,37 @@ async def test_a_node_on_a_leaf_writes_and_reads_through_the_hubs_stream(
         )
         assert sorted(item["text"] for item in back.json()["items"]) == ["from the hub", "from the leaf"]
 
+        docs = await edge.post(
+            "/api/collections",
+            headers=su,
+            json={"name": "docs", "fields": [{"name": "doc", "type": "file", "maxSelect": 1}]},
+        )
+        assert docs.status_code == 200, docs.text
+        up = await edge.post(
+            "/api/collections/docs/records", headers=su, files={"doc": ("a.txt", b"leaf bytes")}
+        )
+        assert up.status_code == 200, up.text  # into the hub's file bucket
+        got = await center.get(
+            f"/api/files/docs/{up.json()['id']}/{up.json()['doc']}",
+            headers={"X-Core-Min-Seq": up.headers["x-core-seq"]},
+        )
+        assert got.status_code == 200 and got.content == b"leaf bytes"
+
     leaf_nats = leaf.argv[leaf.argv.index("--nats-port") + 1]
     assert not await _has_changelog(leaf_nats, leaf.data_dir)  # nothing in the leaf's own domain
     hub_nats = hub[0].args[hub[0].args.index("--nats-port") + 1]
     assert await _has_changelog(hub_nats, hub[0].data_dir)
+    # `core ha status` beside the leaf's node finds the hub's stream the same way
+    status = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "core", "ha", "status", "--json", "--dir", str(leaf.data_dir)),
+        *("--nats-url", f"nats://127.0.0.1:{leaf_nats}"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(REPO_ROOT),
+    )
+    out, err = await status.communicate()
+    assert status.returncode == 0, err.decode()
+    shown = json.loads(out)
+    assert shown["replicas"] == 3 and shown["local"]["lag"] == 0
+    assert {n["node"] for n in shown["nodes"]} == {"edge", "n0", "n1", "n2"}
