@@ -388,25 +388,23 @@ async def test_one_node_with_two_workers(tmp_path: Path) -> None:
             assert len({seq for _, seq in acked}) > 1
             ids = await _ids(client, token)
             assert {record_id for record_id, _ in acked} <= ids
-            status = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "core",
-                "ha",
-                "status",
-                "--json",
-                "--dir",
-                str(tmp_path / "one"),
-                "--nats-url",
-                f"nats://127.0.0.1:{nats_port}",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=str(REPO_ROOT),
-            )
-            out, err = await status.communicate()
-            assert status.returncode == 0, err.decode()
-            shown = json.loads(out)
+            shown = await ha_status(tmp_path / "one", nats_port)
             assert shown["replicas"] == 1 and shown["local"]["lag"] == 0
             assert len(shown["nodes"]) == 1  # the leader reports; its follower does not pose as a node
     finally:
         server.stop()
+
+
+async def ha_status(data_dir: Path, nats_port: int | str) -> Any:
+    """What `core ha status --json` prints beside the node of `data_dir`."""
+    status = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "core", "ha", "status", "--json", "--dir", str(data_dir)),
+        *("--nats-url", f"nats://127.0.0.1:{nats_port}"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(REPO_ROOT),
+    )
+    out, err = await status.communicate()
+    assert status.returncode == 0, err.decode()
+    return json.loads(out)

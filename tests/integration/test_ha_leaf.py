@@ -5,9 +5,6 @@ reads from the hub's stream, so it is one more node of the same cluster."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +13,8 @@ import nats
 import nats.js.errors
 import pytest
 
+from tests.integration.test_ha_cluster import ha_status
 from tests.servers import (
-    REPO_ROOT,
     HaNode,
     ServerProcess,
     free_port,
@@ -134,16 +131,6 @@ async def test_a_node_on_a_leaf_writes_and_reads_through_the_hubs_stream(
     hub_nats = hub[0].args[hub[0].args.index("--nats-port") + 1]
     assert await _has_changelog(hub_nats, hub[0].data_dir)
     # `core ha status` beside the leaf's node finds the hub's stream the same way
-    status = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "core", "ha", "status", "--json", "--dir", str(leaf.data_dir)),
-        *("--nats-url", f"nats://127.0.0.1:{leaf_nats}"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(REPO_ROOT),
-    )
-    out, err = await status.communicate()
-    assert status.returncode == 0, err.decode()
-    shown = json.loads(out)
+    shown = await ha_status(leaf.data_dir, leaf_nats)
     assert shown["replicas"] == 3 and shown["local"]["lag"] == 0
     assert {n["node"] for n in shown["nodes"]} == {"edge", "n0", "n1", "n2"}
