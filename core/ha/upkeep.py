@@ -71,6 +71,10 @@ class NodeStatus:
     applied: int
     stalled: str | None
     at: float
+    # since this node started: serializable appends refused because another node came first,
+    # and last-writer-wins conflicts per table (None in reports of nodes that predate them)
+    retries: int | None = 0
+    conflicts: dict[str, int] | None = None
 
     @classmethod
     def from_json(cls, raw: bytes) -> NodeStatus:
@@ -130,6 +134,8 @@ class Upkeep:
             applied=applied,
             stalled=replicator.stalled if replicator else None,
             at=time.time(),
+            retries=replicator.retries if replicator else 0,
+            conflicts=dict(replicator.conflicts) if replicator else {},
         )
         await nodes.put(self.settings.node, json.dumps(status.__dict__).encode())
         return applied

@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 from tests.ha.test_applier import _fingerprint
+from tests.integration.test_ha_cluster import _eventually, ha_status
 from tests.servers import HaNode, ha_cluster, start_all, superuser_token
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,7 @@ class Shared:
     """What the workers know of each other's work (the ids they may update or delete)."""
 
     items: list[str] = field(default_factory=list)
+    hot: list[str] = field(default_factory=list)  # never deleted
     docs: list[str] = field(default_factory=list)
     members: list[str] = field(default_factory=list)
     acked: set[tuple[str, str]] = field(default_factory=set)  # (collection, id) acknowledged creates
@@ -117,6 +119,7 @@ class Worker:
         actions = [
             (self.create_item, 24),
             (self.update_item, 18),
+            (self.bump_hot, 10),
             (self.delete_item, 6),
             (self.upload_doc, 8),
             (self.add_doc_file, 5),
@@ -142,6 +145,11 @@ class Worker:
         if target is not None:
             body = {"title": self._next("u"), "n+": self.rng.randint(1, 5)}
             await self.call("update item", "PATCH", f"/api/collections/items/records/{target}", json=body)
+
+    async def bump_hot(self, index: int | None = None) -> None:
+        """One of a few rows every worker updates: races (serializable) or conflicts (last-writer-wins)."""
+        target = self.shared.hot[index] if index is not None else self.rng.choice(self.shared.hot)
+        await self.call("bump hot", "PATCH", f"/api/collections/hot/records/{target}", json={"n+": 1})
 
     async def delete_item(self) -> None:
         target = self._pick(self.shared.items)
@@ -279,9 +287,10 @@ class Worker:
         self._created(name, resp, None)
 
 
-async def _setup(client: httpx.AsyncClient, token: str) -> None:
+async def _setup(client: httpx.AsyncClient, token: str, shared: Shared) -> None:
     auth = {"Authorization": token}
     for body in (
+        {"name": "hot", "fields": [{"name": "n", "type": "number"}]},
         {
             "name": "items",
             "fields": [{"name": "title", "type": "text"}, {"name": "n", "type": "number"}],
@@ -298,6 +307,10 @@ async def _setup(client: httpx.AsyncClient, token: str) -> None:
     ):
         resp = await client.post("/api/collections", headers=auth, json=body)
         assert resp.status_code == 200, resp.text
+    for _ in range(3):
+        resp = await client.post("/api/collections/hot/records", headers=auth, json={"n": 0})
+        assert resp.status_code == 200, resp.text
+        shared.hot.append(resp.json()["id"])
 
 
 def _data_db(node: HaNode) -> Path:
@@ -353,8 +366,8 @@ async def test_a_random_workload_on_three_nodes_ends_identical_everywhere(
     clients = [httpx.AsyncClient(base_url=n.url, timeout=30) for n in nodes]
     try:
         token = await superuser_token(clients[0])
-        await _setup(clients[0], token)
         shared = Shared()
+        await _setup(clients[0], token, shared)
         workers = [
             Worker(f"{node.name}w{k}", client, token, shared, mode)
             for node, client in zip(nodes, clients, strict=True)
@@ -364,6 +377,8 @@ async def test_a_random_workload_on_three_nodes_ends_identical_everywhere(
         for client in clients:  # every node knows the collections before the workers use them
             await client.get("/api/health", headers={"X-Core-Min-Seq": str(seq)})
         await asyncio.gather(*(w.run(OPS_PER_WORKER) for w in workers))
+        for _ in range(10):  # the same row on every node at the same moment
+            await asyncio.gather(*(w.bump_hot(0) for w in workers[::WORKERS_PER_NODE]))
 
         last = await _converge(clients, nodes, shared.max_seq)
         prints = [_read(n, _fingerprint) for n in nodes]
@@ -386,7 +401,26 @@ async def test_a_random_workload_on_three_nodes_ends_identical_everywhere(
         assert set(local[0]) == referenced
         assert local[1] == local[0] and local[2] == local[0]
         assert (await clients[0].get("/api/health")).headers["x-core-seq"] == str(last)
-        print(f"{mode}: {last} entries, statuses {sorted(shared.statuses.items())}")
+
+        # what the nodes report: lost races (serializable) or conflicts resolved (last-writer-wins)
+        async def reported() -> Any:
+            shown = await ha_status(nodes[0].data_dir, nodes[0].args[nodes[0].args.index("--nats-port") + 1])
+            return shown if [n["applied"] for n in shown["nodes"]] == [last] * 3 else None
+
+        shown = await _eventually(reported, "every node reports its last entry")
+        retries = sum(n["retries"] for n in shown["nodes"])
+        conflicts = Counter[str]()
+        for n in shown["nodes"]:
+            conflicts.update(n["conflicts"])
+        bumps = shared.statuses[("bump hot", 200)]
+        total = _read(nodes[0], lambda c: c.execute("SELECT sum(n) FROM hot").fetchone()[0])
+        if mode == "serializable":
+            assert retries > 0 and not conflicts  # the races were real, and none became a conflict
+            assert total == bumps  # no acknowledged increment lost
+        else:
+            assert sum(conflicts.values()) > 0, shown  # concurrent updates and deletes of shared rows
+        print(f"{mode}: {last} entries, {retries} retries, conflicts {dict(conflicts)}")
+        print(f"statuses {sorted(shared.statuses.items())}")
     finally:
         for client in clients:
             await client.aclose()
