@@ -259,12 +259,24 @@ class Store:
             return self.db.read_inline(read)
         return await self.db.read(read)
 
+    def _current(self, col: Collection) -> Collection:
+        """`col` as the write group finds it. The request resolved it before its group ran; in
+        between, a change of it may have been applied (under --ha another node's, caught up on
+        before the group or before its retry), and a write must not name a column that is gone."""
+        now = self.registry.find(col.id)
+        if now is None:
+            raise ApiError(404, "Missing collection context.")
+        return now
+
     async def create_record(
         self, col: Collection, body: dict[str, Any], req: RequestContext, view: RecordView | None = None
     ) -> WriteResult:
         return await self.db.write(
             lambda ctx: self._presented(
-                ctx, RecordWriter(ctx, self.registry, self.storage, req).create(col, body), req, view
+                ctx,
+                RecordWriter(ctx, self.registry, self.storage, req).create(self._current(col), body),
+                req,
+                view,
             )
         )
 
@@ -279,7 +291,9 @@ class Store:
         return await self.db.write(
             lambda ctx: self._presented(
                 ctx,
-                RecordWriter(ctx, self.registry, self.storage, req).update(col, record_id, body),
+                RecordWriter(ctx, self.registry, self.storage, req).update(
+                    self._current(col), record_id, body
+                ),
                 req,
                 view,
             )
@@ -297,7 +311,9 @@ class Store:
 
     async def delete_record(self, col: Collection, record_id: str, req: RequestContext) -> WriteResult:
         return await self.db.write(
-            lambda ctx: RecordWriter(ctx, self.registry, self.storage, req).delete(col, record_id)
+            lambda ctx: RecordWriter(ctx, self.registry, self.storage, req).delete(
+                self._current(col), record_id
+            )
         )
 
     async def load_raw(self, col: Collection, record_id: str) -> dict[str, Any] | None:

@@ -208,3 +208,30 @@ async def test_collection_edits_from_the_same_read_on_two_nodes_converge(nodes: 
         for node in nodes:
             columns, names = _columns_match_fields(node, "tabs")
             assert columns == names, (node.replicator.node, columns, names)
+
+
+async def test_record_writes_follow_a_field_removed_on_another_node(nodes: list[Node]) -> None:
+    """A record write runs on the collection as its group finds it: a field that another node
+    removed just before (applied by this node's catch-up, or before its retry) is no column to
+    write any more, however the request's node knew the collection when the request came in."""
+    a, b = nodes
+    for round_ in range(4):
+        name = f"shrinking{round_}"
+        made = await a.call(
+            "POST",
+            "/api/collections",
+            {"name": name, "fields": [{"name": "keep", "type": "text"}, {"name": "gone", "type": "text"}]},
+        )
+        assert made.status_code == 200, made.text
+        await _converged(nodes, (await a.replicator.changelog.info()).state.last_seq)
+        fields = [f for f in made.json()["fields"] if f["name"] != "gone"]
+        removed, written = await asyncio.gather(
+            a.call("PATCH", f"/api/collections/{name}", {"fields": fields}),
+            b.call("POST", f"/api/collections/{name}/records", {"keep": "k", "gone": "g"}),
+        )
+        assert removed.status_code == 200, removed.text
+        assert written.status_code == 200, written.text
+        await _converged(nodes, (await a.replicator.changelog.info()).state.last_seq)
+        for node in nodes:
+            columns, names = _columns_match_fields(node, name)
+            assert columns == names, (node.replicator.node, columns, names)
