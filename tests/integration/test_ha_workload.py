@@ -45,6 +45,7 @@ OPS_PER_WORKER = 120
 # status codes a write may get in this workload: 400 (validation, a unique value taken, a field
 # another worker removed), 404 (a record another worker deleted); never a 5xx
 EXPECTED = {200, 204, 400, 404}
+CONTENDED = "Too many concurrent writes in the cluster; try again."
 
 
 @dataclass
@@ -102,7 +103,10 @@ class Worker:
         seq = resp.headers.get("x-core-seq")
         if seq is not None:
             self.shared.max_seq = max(self.shared.max_seq, int(seq))
-        assert resp.status_code in EXPECTED, f"{what} {method} {url}: {resp.status_code} {resp.text}"
+        # serializable: a group that lost the race to the log MAX_ATTEMPTS times in a row answers
+        # this (nothing written); seen only on a starved machine, and allowed as it is no lie
+        busy = resp.status_code == 503 and resp.json()["message"] == CONTENDED
+        assert resp.status_code in EXPECTED or busy, f"{what} {method} {url}: {resp.status_code} {resp.text}"
         return resp
 
     def _created(self, collection: str, resp: httpx.Response, into: list[str] | None) -> None:
