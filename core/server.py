@@ -160,16 +160,19 @@ def _ha_enabled(settings: Settings, args: Any, nats: Any) -> bool:
 async def _open_ha(app: App, settings: Settings, args: Any, nats: Any, leader: bool) -> Any:
     from core.ha import settings as ha_settings
     from core.ha.node import HaNode
+    from core.nats.topology import changelog_domain
 
     await nats.jetstream_ready()
+    domain = changelog_domain(nats.plan)  # a spoke's changelog is in its hub's JetStream
     config = ha_settings.from_args(
         args,
         settings.env,
         node=nats.settings.name or (nats.plan.server_name if nats.plan else nats.settings.hostname),
         region=nats.settings.region or "",
-        cluster_size=nats.cluster_size() if leader else None,
+        # a spoke cannot count its hub's servers: the stream's replicas are the hub's business
+        cluster_size=nats.cluster_size() if leader and domain is None else None,
     )
-    node = HaNode(config, nats.js)
+    node = HaNode(config, nats.nc.jetstream(domain=domain) if domain else nats.js)
     await node.open(app, leader=leader)
     log.info(
         "HA: node %s follows stream %s (%s, %d replica(s))",

@@ -109,7 +109,12 @@ class Changelog:
             # two nodes raced to create it (their metadata differs): the other one won
             if "already in use" not in str(exc.description or ""):
                 raise ChangelogError(f"cannot create stream {s.name}: {exc.description}") from None
+        try:
             return await self.js.stream_info(s.name), False
+        except nats.js.errors.NotFoundError:
+            # the winner's stream is accepted but not placed yet (seen on a loaded 3-node
+            # cluster): a retryable answer, not a crash at start
+            raise ChangelogError(f"stream {s.name} is being created by another node") from None
 
     async def info(self) -> api.StreamInfo:
         try:

@@ -125,6 +125,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ha-stream", default=None, help="stream name (env PB_REPLICATION_STREAM, default pb)"
     )
+    parser.add_argument(
+        "--js-domain",
+        default=None,
+        help="JetStream domain of the stream (default: the hub's when this node's nats-server "
+        "is a leaf of one, as `core serve --ha` does; else the server's own)",
+    )
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -156,12 +162,24 @@ async def _connect(args: argparse.Namespace) -> Any:
     return await connect(url, creds, name="core ha", source="--nats-url", timeout=5)
 
 
+def _jetstream(args: argparse.Namespace, nc: Any) -> Any:
+    from core.nats.config import is_spoke
+    from core.nats.service import CONFIG_FILE
+    from core.nats.topology import HUB_DOMAIN
+
+    domain = args.js_domain
+    if domain is None:
+        conf = _data_dir(args) / "nats" / CONFIG_FILE
+        domain = HUB_DOMAIN if conf.is_file() and is_spoke(conf.read_text()) else None
+    return nc.jetstream(domain=domain)
+
+
 async def gather_status(args: argparse.Namespace) -> dict[str, Any]:
     stream = _stream(args)
     local = _local_state(_data_dir(args))
     nc = await _connect(args)
     try:
-        return await stream_status(nc.jetstream(), stream, None if local is None else local.seq)
+        return await stream_status(_jetstream(args, nc), stream, None if local is None else local.seq)
     finally:
         await nc.close()
 
@@ -248,7 +266,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     async def run() -> snapshot.SnapshotInfo:
         nc = await _connect(args)
         try:
-            js = nc.jetstream()
+            js = _jetstream(args, nc)
             info = await js.stream_info(_stream(args))
             lease = await key_value(
                 js, lease_bucket(_stream(args)), info.config.num_replicas or 1, ttl=LEASE_SECONDS

@@ -11,12 +11,13 @@ handled differently by every node alike (issue 13, invariants 9 and 10):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 MAGIC = b"\xc0reCL"  # 0xc0 is never the first byte of UTF-8 text or of a msgpack map
-# the newest format this core reads. 1: write groups; 2: a backup restore (core/ha/restore.py),
+# the newest format this core writes. 1: write groups; 2: a backup restore (core/ha/restore.py),
 # written as 2 so that a node too old to know it stops there instead of applying an empty
 # change. Write groups stay 1, so nodes of both versions share a stream until someone restores.
 FORMAT_VERSION = 2
@@ -48,6 +49,12 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Entry)
 
 
+# every format this core can read, by version: a new format adds its reader here and keeps the
+# older ones, so that a node upgraded while older nodes still write applies both (a rolling
+# upgrade); tests/ha/golden/ holds entries of each version that must stay readable
+READERS: dict[int, Callable[[bytes], Entry]] = {1: _decoder.decode, RESTORE_VERSION: _decoder.decode}
+
+
 def encode(entry: Entry) -> bytes:
     return MAGIC + bytes([RESTORE_VERSION if entry.restore else 1]) + _encoder.encode(entry)
 
@@ -56,11 +63,13 @@ def decode(payload: bytes) -> Entry:
     if not payload.startswith(MAGIC) or len(payload) <= len(MAGIC):
         raise NotAnEntry("no core changelog header")
     version = payload[len(MAGIC)]
-    if not 1 <= version <= FORMAT_VERSION:
+    reader = READERS.get(version)
+    if reader is None:
+        readable = ", ".join(str(v) for v in sorted(READERS))
         raise UnreadableEntry(
-            f"changelog entry format {version}; this core reads format {FORMAT_VERSION} (upgrade this node)"
+            f"changelog entry format {version}; this core reads format {readable} (upgrade this node)"
         )
     try:
-        return _decoder.decode(payload[len(MAGIC) + 1 :])
+        return reader(payload[len(MAGIC) + 1 :])
     except msgspec.DecodeError as exc:
         raise UnreadableEntry(f"changelog entry format {version} does not decode: {exc}") from None

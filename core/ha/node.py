@@ -100,6 +100,9 @@ class HaNode:
         bucket = await settled(
             "the snapshot bucket", lambda: snapshot.bucket(self.js, stream.name, stream.replicas)
         )
+        # made now, not by the first upload: nodes racing to create it on their first uploads
+        # got requests unanswered for the request timeout while its replicas formed (503s)
+        await settled("the file bucket", self.files.store)
         first_seq = int(info.state.first_seq or 1)
         if not leader:
             if local is None or local.stream != self.identity:

@@ -238,9 +238,10 @@ class Replicator:
         behind only costs space)."""
         if self.files is None or not removed:
             return
+        # a deleted record's entry names each of its files beside the whole-record marker
         keys = [object_name(c or "", r or "", n) for c, r, n in removed if n]
-        prefixes = [f"{c}/{r}/" for c, r, n in removed if not n]
-        asyncio.run_coroutine_threadsafe(self.files.remove(keys, prefixes), self.loop)
+        if keys:
+            asyncio.run_coroutine_threadsafe(self.files.remove(keys, []), self.loop)
 
     def _entry(self, seq: int) -> bytes:
         # a refused append reports the stream leader's last *proposed* sequence: the entries up

@@ -32,6 +32,7 @@ from core.ha import restore, snapshot
 from core.ha.applier import read_state
 from core.ha.changelog import ChangelogError, wait_for_leader
 from core.ha.files import referenced_files
+from core.ha.kv import across_domain
 
 if TYPE_CHECKING:
     from core.app import App
@@ -53,7 +54,7 @@ def lease_bucket(stream: str) -> str:
 
 async def key_value(js: JetStreamContext, name: str, replicas: int, ttl: float | None = None) -> KeyValue:
     try:
-        return await js.key_value(name)
+        return across_domain(await js.key_value(name), js)
     except nats.js.errors.BucketNotFoundError:
         pass
     config = api.KeyValueConfig(
@@ -62,9 +63,9 @@ async def key_value(js: JetStreamContext, name: str, replicas: int, ttl: float |
     try:
         kv = await js.create_key_value(config)
     except nats.js.errors.BadRequestError:  # another node created it meanwhile
-        return await js.key_value(name)
+        return across_domain(await js.key_value(name), js)
     await wait_for_leader(js, f"KV_{name}")
-    return kv
+    return across_domain(kv, js)
 
 
 @dataclass
@@ -75,6 +76,10 @@ class NodeStatus:
     applied: int
     stalled: str | None
     at: float
+    # since this node started: serializable appends refused because another node came first,
+    # and last-writer-wins conflicts per table (None in reports of nodes that predate them)
+    retries: int | None = 0
+    conflicts: dict[str, int] | None = None
 
     @classmethod
     def from_json(cls, raw: bytes) -> NodeStatus:
@@ -135,6 +140,8 @@ class Upkeep:
             applied=applied,
             stalled=replicator.stalled if replicator else None,
             at=time.time(),
+            retries=replicator.retries if replicator else 0,
+            conflicts=dict(replicator.conflicts) if replicator else {},
         )
         await nodes.put(self.settings.node, json.dumps(status.__dict__).encode())
         return applied

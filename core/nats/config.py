@@ -141,3 +141,9 @@ def render(
             lines.append(f"  remotes: {_list(leaf_remotes, '  ')}")
         lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def is_spoke(text: str) -> bool:
+    """Whether a config `render` wrote is a spoke's (it dials a hub with leafnode remotes): for
+    tools that run beside a node and must address its hub's JetStream domain."""
+    return "\nleafnodes: {" in text and "\n  remotes: " in text

@@ -177,7 +177,16 @@ def plan_static(settings: NatsSettings) -> Plan:
     if settings.hub:
         # A spoke keeps its own JetStream domain, so its streams never merge with the hub's.
         return replace(plan, leaf_remotes=settings.hub, js_domain=f"leaf-{settings.region or name}")
-    return replace(plan, leaf_listen=(settings.host, settings.leaf_port))
+    # Any node that takes leafnode connections may be a hub: its JetStream answers spokes in the
+    # `hub` domain (as a Fly.io hub's does), which is where a spoke's `--ha` keeps the changelog.
+    return replace(plan, leaf_listen=(settings.host, settings.leaf_port), js_domain=HUB_DOMAIN)
+
+
+def changelog_domain(plan: Plan | None) -> str | None:
+    """The JetStream domain of the cluster's shared streams (the `--ha` changelog, its buckets)
+    as seen from this node: a spoke's own domain holds only what is local to it, so a spoke
+    addresses its hub's; every other node its own (None)."""
+    return HUB_DOMAIN if plan is not None and plan.leaf_remotes else None
 
 
 def _ip(text: str) -> str | None:

@@ -455,11 +455,12 @@ class RecordWriter:
         if not names and not whole_record:
             return
         removed = self.ctx.tags.setdefault("files_removed", [])
-        removed += (
-            [[collection_id, record_id, None]]
-            if whole_record
-            else [[collection_id, record_id, n] for n in names]
-        )
+        # the names even of a whole record's files: under --ha they leave the file bucket by
+        # name (listing the bucket per deleted record would cost its size, and a listing never
+        # ends while other nodes keep uploading)
+        removed += [[collection_id, record_id, n] for n in names]
+        if whole_record:
+            removed.append([collection_id, record_id, None])
 
         def remove() -> None:
             if whole_record:

@@ -98,10 +98,14 @@ class Store:
         return await self.db.write(op, schema=True)
 
     async def update_collection(self, id_or_name: str, data: dict[str, Any]) -> Collection:
-        old = self.collection_or_404(id_or_name, "The requested resource wasn't found.")
-        new = apply_collection_patch(old, data)
+        self.collection_or_404(id_or_name, "The requested resource wasn't found.")
 
         def op(ctx: WriteContext) -> Collection:
+            # read on the writer, not when the request came in: the collection may have changed
+            # in between (a concurrent edit; under --ha another node's, applied just before this
+            # group or before its retry), and the DDL is the difference from what is there now
+            old = self.collection_or_404(id_or_name, "The requested resource wasn't found.")
+            new = apply_collection_patch(old, data)
             if new.is_view:
                 colmod.infer_view_fields(ctx.conn, new, self.registry)
             colmod.validate_collection(new, old, self.registry, ctx.conn)
@@ -138,6 +142,8 @@ class Store:
             raise ApiError(400, "Failed to delete collection due to existing dependency.", {})
 
         def op(ctx: WriteContext) -> None:
+            # as it is now (a concurrent rename must not leave the table behind)
+            col = self.collection_or_404(id_or_name, "The requested resource wasn't found.")
             for other in self.registry.all():
                 if other.id == col.id:
                     continue
@@ -253,12 +259,24 @@ class Store:
             return self.db.read_inline(read)
         return await self.db.read(read)
 
+    def _current(self, col: Collection) -> Collection:
+        """`col` as the write group finds it. The request resolved it before its group ran; in
+        between, a change of it may have been applied (under --ha another node's, caught up on
+        before the group or before its retry), and a write must not name a column that is gone."""
+        now = self.registry.find(col.id)
+        if now is None:
+            raise ApiError(404, "Missing collection context.")
+        return now
+
     async def create_record(
         self, col: Collection, body: dict[str, Any], req: RequestContext, view: RecordView | None = None
     ) -> WriteResult:
         return await self.db.write(
             lambda ctx: self._presented(
-                ctx, RecordWriter(ctx, self.registry, self.storage, req).create(col, body), req, view
+                ctx,
+                RecordWriter(ctx, self.registry, self.storage, req).create(self._current(col), body),
+                req,
+                view,
             )
         )
 
@@ -273,7 +291,9 @@ class Store:
         return await self.db.write(
             lambda ctx: self._presented(
                 ctx,
-                RecordWriter(ctx, self.registry, self.storage, req).update(col, record_id, body),
+                RecordWriter(ctx, self.registry, self.storage, req).update(
+                    self._current(col), record_id, body
+                ),
                 req,
                 view,
             )
@@ -291,7 +311,9 @@ class Store:
 
     async def delete_record(self, col: Collection, record_id: str, req: RequestContext) -> WriteResult:
         return await self.db.write(
-            lambda ctx: RecordWriter(ctx, self.registry, self.storage, req).delete(col, record_id)
+            lambda ctx: RecordWriter(ctx, self.registry, self.storage, req).delete(
+                self._current(col), record_id
+            )
         )
 
     async def load_raw(self, col: Collection, record_id: str) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ applied to a copy of its database taken before the writes, must rebuild the same
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +61,8 @@ async def test_a_replica_rebuilds_schema_and_rows_from_the_entries(
 ) -> None:
     log: list[bytes] = []
     app.store.db.commit_hooks.append(lambda change: log.append(_entry(change)))
-    su = {"Authorization": tokens["superuser"]}
     async with AsyncTestClient(app=build_asgi(app)) as client:
-
-        async def call(method: str, url: str, body: Any = None) -> dict[str, Any]:
-            response = await client.request(method, url, json=body, headers=su)
-            assert response.status_code in (200, 204), response.text
-            return response.json() if response.status_code == 200 else {}
-
+        call = api_caller(client, tokens["superuser"])
         col = await call(
             "POST",
             "/api/collections",
@@ -120,6 +114,17 @@ async def test_a_replica_rebuilds_schema_and_rows_from_the_entries(
     # a redelivered message is recognised by its sequence and changes nothing
     assert applier.apply(len(log), log[-1]) is None
     assert applier.apply(1, log[0]) is None
+
+
+def api_caller(client: Any, token: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """`call(method, url, body)`: the JSON of a request that must succeed, as `token`."""
+
+    async def call(method: str, url: str, body: Any = None) -> dict[str, Any]:
+        response = await client.request(method, url, json=body, headers={"Authorization": token})
+        assert response.status_code in (200, 204), response.text
+        return response.json() if response.status_code == 200 else {}
+
+    return call
 
 
 def _first_post(app: App) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.ha.changelog import Changelog, ChangelogError, Message, StreamSettings, WrongLastSequence
+from core.ha.changelog import Changelog, ChangelogError, Message, StreamSettings, WrongLastSequence, settled
 from tests.nats.conftest import StartNode
 
 
@@ -99,3 +99,20 @@ async def test_a_follower_gets_every_entry_in_order_from_where_it_starts(changel
     finally:
         await follower.stop()
     assert [(m.seq, m.data) for m in got] == [(i, f"e{i}".encode()) for i in range(3, 9)]
+
+
+async def test_nodes_racing_to_create_the_stream_all_join_the_one_that_won(changelog: Changelog) -> None:
+    """Each node proposes its own identity; one creation wins and every node ends with it (a
+    node whose proposal lost and that finds the stream not placed yet retries, it does not
+    crash at start)."""
+    for round_ in range(5):
+        settings = StreamSettings(name=f"race{round_}")
+        logs = [Changelog(changelog.js, settings) for _ in range(4)]
+        results = await asyncio.gather(
+            *(
+                settled("the stream", lambda log=log, i=i: log.ensure({"core_stream_id": f"id{i}"}))
+                for i, log in enumerate(logs)
+            )
+        )
+        assert sum(created for _, created in results) == 1
+        assert len({str(info.config.metadata["core_stream_id"]) for info, _ in results}) == 1  # type: ignore[index]

@@ -4,6 +4,7 @@ serializable writes keep every guarantee across nodes and both end with the same
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -164,3 +165,73 @@ async def test_concurrent_writes_on_two_nodes_converge(nodes: list[Node]) -> Non
         finally:
             conn.close()
     assert fingerprints[0] == fingerprints[1]
+
+
+def _columns_match_fields(node: Node, name: str) -> tuple[list[str], list[str]]:
+    conn = open_connection(node.app.store.db.path)
+    try:
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info(`{name}`)")]
+        (fields,) = conn.execute("SELECT fields FROM _collections WHERE name = ?", (name,)).fetchone()
+    finally:
+        conn.close()
+    return columns, [f["name"] for f in json.loads(fields)]
+
+
+async def test_collection_edits_from_the_same_read_on_two_nodes_converge(nodes: list[Node]) -> None:
+    """Two nodes change one collection at once, each from the fields it read before either change
+    (what an admin UI in two tabs does). The write that comes second runs on the state the first
+    left (after catching up, or on a retry): it must diff against that state, not against the
+    collection as its node knew it when the request arrived, or its node keeps a column that the
+    collection no longer has while every other node drops it."""
+    a, b = nodes
+    made = await a.call(
+        "POST", "/api/collections", {"name": "tabs", "fields": [{"name": "t", "type": "text"}]}
+    )
+    assert made.status_code == 200, made.text
+    await _converged(nodes, (await a.replicator.changelog.info()).state.last_seq)
+    fields = made.json()["fields"]
+    for round_ in range(4):
+        results = await asyncio.gather(
+            a.call(
+                "PATCH",
+                "/api/collections/tabs",
+                {"fields": [*fields, {"name": f"a{round_}", "type": "text"}]},
+            ),
+            b.call(
+                "PATCH",
+                "/api/collections/tabs",
+                {"fields": [*fields, {"name": f"b{round_}", "type": "text"}]},
+            ),
+        )
+        assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
+        await _converged(nodes, (await a.replicator.changelog.info()).state.last_seq)
+        for node in nodes:
+            columns, names = _columns_match_fields(node, "tabs")
+            assert columns == names, (node.replicator.node, columns, names)
+
+
+async def test_record_writes_follow_a_field_removed_on_another_node(nodes: list[Node]) -> None:
+    """A record write runs on the collection as its group finds it: a field that another node
+    removed just before (applied by this node's catch-up, or before its retry) is no column to
+    write any more, however the request's node knew the collection when the request came in."""
+    a, b = nodes
+    for round_ in range(4):
+        name = f"shrinking{round_}"
+        made = await a.call(
+            "POST",
+            "/api/collections",
+            {"name": name, "fields": [{"name": "keep", "type": "text"}, {"name": "gone", "type": "text"}]},
+        )
+        assert made.status_code == 200, made.text
+        await _converged(nodes, (await a.replicator.changelog.info()).state.last_seq)
+        fields = [f for f in made.json()["fields"] if f["name"] != "gone"]
+        removed, written = await asyncio.gather(
+            a.call("PATCH", f"/api/collections/{name}", {"fields": fields}),
+            b.call("POST", f"/api/collections/{name}/records", {"keep": "k", "gone": "g"}),
+        )
+        assert removed.status_code == 200, removed.text
+        assert written.status_code == 200, written.text
+        await _converged(nodes, (await a.replicator.changelog.info()).state.last_seq)
+        for node in nodes:
+            columns, names = _columns_match_fields(node, name)
+            assert columns == names, (node.replicator.node, columns, names)

@@ -182,6 +182,49 @@ async def test_a_file_uploaded_on_one_node_is_served_by_another(cluster: list[Ha
         await b.aclose()
 
 
+async def test_a_password_change_on_one_node_revokes_tokens_on_another(cluster: list[HaNode]) -> None:
+    a, b = (httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster[:2])
+    try:
+        su = {"Authorization": await superuser_token(a)}
+        made = await a.post("/api/collections", headers=su, json={"name": "people", "type": "auth"})
+        assert made.status_code == 200, made.text
+        person = await a.post(
+            "/api/collections/people/records",
+            headers=su,
+            json={
+                "email": "p@example.com",
+                "password": "first-password",
+                "passwordConfirm": "first-password",
+            },
+        )
+        assert person.status_code == 200, person.text
+        login = await a.post(
+            "/api/collections/people/auth-with-password",
+            json={"identity": "p@example.com", "password": "first-password"},
+        )
+        assert login.status_code == 200, login.text
+        old = {"Authorization": login.json()["token"], "X-Core-Min-Seq": login.headers["x-core-seq"]}
+        assert (await b.post("/api/collections/people/auth-refresh", headers=old)).status_code == 200
+        changed = await a.patch(
+            f"/api/collections/people/records/{person.json()['id']}",
+            headers=su,
+            json={"password": "second-password", "passwordConfirm": "second-password"},
+        )
+        assert changed.status_code == 200, changed.text
+        # once b has applied the change, the token a issued before it is void on b too
+        old["X-Core-Min-Seq"] = changed.headers["x-core-seq"]
+        refused = await b.post("/api/collections/people/auth-refresh", headers=old)
+        assert refused.status_code == 401, refused.text
+        again = await b.post(
+            "/api/collections/people/auth-with-password",
+            json={"identity": "p@example.com", "password": "second-password"},
+        )
+        assert again.status_code == 200, again.text
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
 async def test_three_nodes_write_converge_and_survive_kill9(cluster: list[HaNode]) -> None:
     clients = [httpx.AsyncClient(base_url=n.url, timeout=15) for n in cluster]
     try:
@@ -345,25 +388,23 @@ async def test_one_node_with_two_workers(tmp_path: Path) -> None:
             assert len({seq for _, seq in acked}) > 1
             ids = await _ids(client, token)
             assert {record_id for record_id, _ in acked} <= ids
-            status = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "core",
-                "ha",
-                "status",
-                "--json",
-                "--dir",
-                str(tmp_path / "one"),
-                "--nats-url",
-                f"nats://127.0.0.1:{nats_port}",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=str(REPO_ROOT),
-            )
-            out, err = await status.communicate()
-            assert status.returncode == 0, err.decode()
-            shown = json.loads(out)
+            shown = await ha_status(tmp_path / "one", nats_port)
             assert shown["replicas"] == 1 and shown["local"]["lag"] == 0
             assert len(shown["nodes"]) == 1  # the leader reports; its follower does not pose as a node
     finally:
         server.stop()
+
+
+async def ha_status(data_dir: Path, nats_port: int | str) -> Any:
+    """What `core ha status --json` prints beside the node of `data_dir`."""
+    status = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "core", "ha", "status", "--json", "--dir", str(data_dir)),
+        *("--nats-url", f"nats://127.0.0.1:{nats_port}"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(REPO_ROOT),
+    )
+    out, err = await status.communicate()
+    assert status.returncode == 0, err.decode()
+    return json.loads(out)

@@ -90,6 +90,7 @@ def test_fly_mesh_with_gateways(bundle: auth.AuthBundle, tmp_path: Path) -> None
     )
     text = render(plan, bundle, tmp_path)
     assert "gateway: {" in text and 'name: "core-ams"' in text and 'name: "core-iad"' in text
+    assert not config.is_spoke(text)  # gateway remotes are no hub
     assert f"core-gateway:{bundle.cluster_secret}@[{IAD[0]}]:7244" in text
     nats_server_accepts(text, tmp_path)
 
@@ -100,4 +101,5 @@ def test_fly_spoke_has_one_remote_per_account(bundle: auth.AuthBundle, tmp_path:
     text = render(plan, bundle, tmp_path)
     assert text.count("credentials:") == len(bundle.server_accounts())
     assert 'domain: "leaf-iad-m1"' in text and f"nats-leaf://[{AMS[0]}]:7422" in text
+    assert config.is_spoke(text)
     nats_server_accepts(text, tmp_path)

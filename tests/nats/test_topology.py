@@ -44,10 +44,11 @@ def dns(regions: dict[str, tuple[str, ...]], group: tuple[str, ...] | None = Non
 
 
 def test_static_single_node_has_no_cluster_and_listens_for_leaves() -> None:
+    # any node that takes leaves answers them in the hub domain, where a spoke keeps its changelog
     plan = topology.plan(make("--name", "n1"), {})
     assert plan.server_name == "n1" and plan.cluster is None and plan.gateway is None
     assert (plan.client_host, plan.client_port, plan.monitor_port) == ("127.0.0.1", 4222, 8222)
-    assert plan.leaf_listen == ("127.0.0.1", 7422) and plan.leaf_remotes == () and plan.js_domain is None
+    assert plan.leaf_listen == ("127.0.0.1", 7422) and plan.leaf_remotes == () and plan.js_domain == "hub"
 
 
 def test_static_default_name_is_the_hostname() -> None:
