@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.js.errors
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -30,9 +31,16 @@ async def _events(core: Core, creds: Any, subject: str, count: int, **config: An
     try:
         js = nc.jetstream()
         name = creds.stem  # the one consumer name an --events user may use
-        sub = await js.pull_subscribe(
-            subject, durable=name, stream="PB_EVENTS", config=ConsumerConfig(**config)
-        )
+        for _ in range(100):  # core (re)creates the stream on its own time
+            try:
+                sub = await js.pull_subscribe(
+                    subject, durable=name, stream="PB_EVENTS", config=ConsumerConfig(**config)
+                )
+                break
+            except nats.js.errors.NotFoundError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("no PB_EVENTS stream")
         got: list[Any] = []
         while len(got) < count:
             got += await sub.fetch(count - len(got), timeout=10)
