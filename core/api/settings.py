@@ -15,7 +15,8 @@ from litestar import Request, Response, get, patch, post
 
 from core.api._helpers import pick_fields, read_json_object
 from core.api.common import core_app, json_response, require_superuser
-from core.errors import ApiError
+from core.bus import settings as bus_settings
+from core.errors import ApiError, validation_error
 from core.store.settings import masked
 from core.store.settings_schema import (
     REQUIRED,
@@ -35,6 +36,7 @@ S3_NOT_AVAILABLE = (
     "S3 storage is not available in this server yet: the S3 settings are saved, "
     "but files and backups are kept on the local disk."
 )
+EVENTS_OFF = "Record events are off on this server: start it with --events (env CORE_EVENTS=true)."
 APPLE_MAX_DURATION = 15777000  # ~6 months, Apple's limit for a client secret
 APPLE_PRIVATE_KEY = "-----BEGIN PRIVATE KEY----"
 
@@ -55,12 +57,21 @@ async def settings_update(request: Request[Any, Any, Any]) -> Response[bytes]:
     except SettingsLoadError:
         raise ApiError(400, "An error occurred while loading the submitted data.") from None
     errors = validate(new)
+    if body.get("webhooks") and not _events_on(request):
+        errors.setdefault("webhooks", validation_error("validation_events_off", EVENTS_OFF))
     if errors:
         raise ApiError(400, SAVE_FAILED, errors)
     # the full object goes down as the "patch": lists replace and every key is set, so the
     # stored value is exactly `new` (concurrent patches serialize on the writer)
     saved = await store.update_settings(new)
     return json_response(pick_fields(request, masked(saved)))
+
+
+def _events_on(request: Request[Any, Any, Any]) -> bool:
+    """Webhooks are delivered from the record events stream: without it they would never fire."""
+    app = core_app(request)
+    events = app.services.get(bus_settings.SERVICE) or bus_settings.from_args(None, app.settings.env)
+    return events.enabled
 
 
 @post("/api/settings/test/s3", status_code=200)

@@ -44,7 +44,7 @@ async def start(app: Any) -> Bus | None:
     settings = app.services.get(bus_settings.SERVICE) or bus_settings.from_args(None, app.settings.env)
     if not settings.enabled:
         if app.settings.worker == 0 and app.store.settings.get().get("webhooks"):
-            log.warning("record events are off (--no-events): webhooks are not delivered")
+            log.warning("record events are off (start with --events): webhooks are not delivered")
         return None
     ha = app.services.get("ha")
     node = ha.settings.node if ha is not None else (nats.settings.name or nats.settings.hostname)

@@ -66,7 +66,7 @@ def start(data_dir: Path, *extra: str) -> Core:
         str(free_port()),
         "--nats-monitor-port",
         "0",
-        *extra,
+        *(extra if "--no-events" in extra else ("--events", *extra)),
     ]
     server = start_core(data_dir, extra_args=args)
     http = superuser_client(server)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HaNode]]:
-    nodes = ha_cluster(tmp_path_factory.mktemp("ha"), 3, "--ha-timeout", "5")
+    nodes = ha_cluster(tmp_path_factory.mktemp("ha"), 3, "--ha-timeout", "5", "--events")
     start_all(nodes)
     yield nodes
     for node in nodes:

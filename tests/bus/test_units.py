@@ -74,9 +74,12 @@ def test_stream_flags() -> None:
         settings.from_args(type("A", (), {"events_max_bytes": "lots"})(), {})
     with pytest.raises(ConfigError, match="CORE_EVENTS_MAX_AGE"):
         settings.from_args(None, {"CORE_EVENTS_MAX_AGE": "soon"})
-    assert settings.from_args(None, {}).enabled
+    assert not settings.from_args(None, {}).enabled  # opt-in: they cost every write an fsync'd message
+    assert settings.from_args(None, {"CORE_EVENTS": "true"}).enabled
     assert not settings.from_args(None, {"CORE_EVENTS": "false"}).enabled
-    assert not settings.from_args(type("A", (), {"no_events": True})(), {}).enabled
+    assert settings.from_args(type("A", (), {"events": True})(), {}).enabled
+    assert not settings.from_args(type("A", (), {"no_events": True})(), {"CORE_EVENTS": "true"}).enabled
+    assert settings.serve_flags(type("A", (), {"events": True})()) == ["--events"]
     assert settings.serve_flags(type("A", (), {"no_events": True, "events_max_age": "1h"})()) == [
         "--no-events",
         "--events-max-age",

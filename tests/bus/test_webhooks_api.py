@@ -7,10 +7,31 @@ from typing import Any
 
 import pytest
 
+from core.bus import settings as bus_settings
 from tests.scenario import Scenario, run_scenario
 
 SECRET = "0123456789abcdef-secret"
 GOOD = {"url": "http://127.0.0.1:9/hook", "collections": ["posts"], "secret": SECRET}
+
+
+@pytest.fixture(autouse=True)
+def events_on(app: Any) -> None:
+    """As `core serve --events`: webhooks are refused while record events are off."""
+    app.services[bus_settings.SERVICE] = bus_settings.EventsSettings(enabled=True)
+
+
+async def test_webhooks_are_refused_while_events_are_off(
+    app: Any, client: Any, tokens: dict[str, str]
+) -> None:
+    app.services[bus_settings.SERVICE] = bus_settings.EventsSettings(enabled=False)
+    resp = await client.patch("/api/settings", json=_hook(), headers={"Authorization": tokens["superuser"]})
+    assert resp.status_code == 400
+    assert resp.json()["data"]["webhooks"]["code"] == "validation_events_off"
+    assert _stored(app) == []
+    emptied = await client.patch(
+        "/api/settings", json={"webhooks": []}, headers={"Authorization": tokens["superuser"]}
+    )
+    assert emptied.status_code == 200  # turning them off is always allowed
 
 
 def _hook(**changes: Any) -> dict[str, Any]:
