@@ -146,6 +146,7 @@ def _submit(
     logged_in: bool,
 ) -> dict[str, Any]:
     """The record writes and the new `_externalAuths` link, in one transaction."""
+    col = app.store.current(col)  # as the write group finds it (under --ha, after catching up)
     system = RecordWriter(ctx, app.store.registry, app.store.storage, app.auth.system_context())
     if record is None:
         created = RecordWriter(ctx, app.store.registry, app.store.storage, req).create(col, payload).raw

@@ -259,7 +259,7 @@ class Store:
             return self.db.read_inline(read)
         return await self.db.read(read)
 
-    def _current(self, col: Collection) -> Collection:
+    def current(self, col: Collection) -> Collection:
         """`col` as the write group finds it. The request resolved it before its group ran; in
         between, a change of it may have been applied (under --ha another node's, caught up on
         before the group or before its retry), and a write must not name a column that is gone."""
@@ -274,7 +274,7 @@ class Store:
         return await self.db.write(
             lambda ctx: self._presented(
                 ctx,
-                RecordWriter(ctx, self.registry, self.storage, req).create(self._current(col), body),
+                RecordWriter(ctx, self.registry, self.storage, req).create(self.current(col), body),
                 req,
                 view,
             )
@@ -292,7 +292,7 @@ class Store:
             lambda ctx: self._presented(
                 ctx,
                 RecordWriter(ctx, self.registry, self.storage, req).update(
-                    self._current(col), record_id, body
+                    self.current(col), record_id, body
                 ),
                 req,
                 view,
@@ -312,7 +312,7 @@ class Store:
     async def delete_record(self, col: Collection, record_id: str, req: RequestContext) -> WriteResult:
         return await self.db.write(
             lambda ctx: RecordWriter(ctx, self.registry, self.storage, req).delete(
-                self._current(col), record_id
+                self.current(col), record_id
             )
         )
 
