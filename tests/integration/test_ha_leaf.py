@@ -5,6 +5,7 @@ reads from the hub's stream, so it is one more node of the same cluster."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,6 +132,11 @@ async def test_a_node_on_a_leaf_writes_and_reads_through_the_hubs_stream(
     hub_nats = hub[0].args[hub[0].args.index("--nats-port") + 1]
     assert await _has_changelog(hub_nats, hub[0].data_dir)
     # `core ha status` beside the leaf's node finds the hub's stream the same way
-    shown = await ha_status(leaf.data_dir, leaf_nats)
+    everyone = {"edge", "n0", "n1", "n2"}
+    for _ in range(100):  # each node writes its status on its own beat
+        shown = await ha_status(leaf.data_dir, leaf_nats)
+        if {n["node"] for n in shown["nodes"]} == everyone:
+            break
+        await asyncio.sleep(0.1)
     assert shown["replicas"] == 3 and shown["local"]["lag"] == 0
-    assert {n["node"] for n in shown["nodes"]} == {"edge", "n0", "n1", "n2"}
+    assert {n["node"] for n in shown["nodes"]} == everyone
